@@ -1,0 +1,34 @@
+"""saewidgets: look inside language models from a notebook.
+
+``import saewidgets as sw`` gives everything a notebook needs::
+
+    model = sw.load_model()                       # embedded SmolLM2-135M-Instruct, offline
+    sae = sw.SAE(d_in=576, d_sae=4608, architecture="topk", k=32)
+    tr = sw.trace(model, "The Eiffel Tower is in Paris.", {"blocks.9.hook_resid_post": sae})
+    tr.top_features(doc=0, pos=3)
+"""
+
+from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
+from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
+from saewidgets.sites import SiteError, UnsupportedArchitecture
+from saewidgets.trace import FeatureTrace, SiteFeatures, trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SAE",
+    "FeatureTrace",
+    "Model",
+    "ModelLoadError",
+    "RemoteUnavailable",
+    "SAEConfigError",
+    "SAEFormatError",
+    "SiteError",
+    "SiteFeatures",
+    "UnsupportedArchitecture",
+    "__version__",
+    "load_model",
+    "load_sae",
+    "load_saes",
+    "trace",
+]

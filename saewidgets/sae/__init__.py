@@ -1,0 +1,17 @@
+"""Sparse autoencoders: the module, file formats and loading."""
+
+from saewidgets.sae.core import ARCHITECTURES, SAE, SAEConfigError
+from saewidgets.sae.formats import SAEFormatError, read_sparsity, save_native
+from saewidgets.sae.load import load_sae, load_saes, shipped_sites
+
+__all__ = [
+    "ARCHITECTURES",
+    "SAE",
+    "SAEConfigError",
+    "SAEFormatError",
+    "load_sae",
+    "load_saes",
+    "read_sparsity",
+    "save_native",
+    "shipped_sites",
+]
