@@ -100,7 +100,7 @@ class SAE(nn.Module):
         bound = 1.0 / math.sqrt(d_in)
         w_enc = (torch.rand(d_in, d_sae, generator=generator) * 2 - 1) * bound
         if d_out == d_in:
-            w_dec = w_enc.T.clone()
+            w_dec = w_enc.T.contiguous()
         else:
             w_dec = (torch.rand(d_sae, d_out, generator=generator) * 2 - 1) / math.sqrt(d_sae)
         w_dec = w_dec / w_dec.norm(dim=1, keepdim=True).clamp_min(1e-8)
@@ -117,6 +117,7 @@ class SAE(nn.Module):
             # batchtopk uses the threshold only once training has set it (inference mode).
             self.threshold = nn.Parameter(torch.full((d_sae,), float(threshold), dtype=dtype))
         self.to(device)
+        self.eval()  # an inference tool first; the trainer switches to train mode itself
 
     # -- description ----------------------------------------------------------
 
