@@ -252,7 +252,8 @@ def _normalise_saes(model: Model, saes: SAE | Mapping[str, SAE] | Sequence[SAE])
             pairs.append((sae.site, sae))
     else:
         raise TypeError(
-            f"saes must be an SAE, a {{site: SAE}} dict or a list of SAEs, got {type(saes).__name__}"
+            "saes must be an SAE, a {site: SAE} dict or a list of SAEs, "
+            f"got {type(saes).__name__}"
         )
     if not pairs:
         raise ValueError("no SAEs given")

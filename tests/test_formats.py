@@ -72,9 +72,16 @@ def test_sparsity_file_round_trip(tmp_path):
 
 def _write_saelens_flat(folder, sae, **cfg_extra):
     folder.mkdir()
-    cfg = {"d_in": 8, "d_sae": 16, "hook_point": "blocks.1.hook_resid_pre",
-           "activation_fn_str": "relu", "apply_b_dec_to_input": True,
-           "normalize_activations": False, "sae_lens_version": "3.5.0", **cfg_extra}
+    cfg = {
+        "d_in": 8,
+        "d_sae": 16,
+        "hook_point": "blocks.1.hook_resid_pre",
+        "activation_fn_str": "relu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": False,
+        "sae_lens_version": "3.5.0",
+        **cfg_extra,
+    }
     (folder / "cfg.json").write_text(json.dumps(cfg))
     state = {k: v.detach().clone() for k, v in sae.state_dict().items()}
     save_file(state, str(folder / "sae_weights.safetensors"))
@@ -90,8 +97,9 @@ def test_saelens_flat_pre_v6_config(tmp_path):
 
 def test_saelens_flat_topk_via_activation_fn(tmp_path):
     sae = _random_sae("topk", k=3)
-    _write_saelens_flat(tmp_path / "old", sae, activation_fn_str="topk",
-                        activation_fn_kwargs={"k": 3})
+    _write_saelens_flat(
+        tmp_path / "old", sae, activation_fn_str="topk", activation_fn_kwargs={"k": 3}
+    )
     loaded = sw.load_sae(tmp_path / "old")
     assert loaded.architecture == "topk" and loaded.k == 3
     _same(sae, loaded)
@@ -102,14 +110,26 @@ def test_saelens_v6_written_by_saelens(tmp_path):
     sae = _random_sae("jumprelu")
     folder = tmp_path / "v6"
     folder.mkdir()
-    cfg = {"d_in": 8, "d_sae": 16, "dtype": "float32", "device": "cpu",
-           "apply_b_dec_to_input": True, "normalize_activations": "none",
-           "reshape_activations": "none", "architecture": "jumprelu",
-           "metadata": {"hook_name": "blocks.5.hook_mlp_out", "model_name": "x",
-                        "sae_lens_version": "6.18.0"}}
+    cfg = {
+        "d_in": 8,
+        "d_sae": 16,
+        "dtype": "float32",
+        "device": "cpu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+        "reshape_activations": "none",
+        "architecture": "jumprelu",
+        "metadata": {
+            "hook_name": "blocks.5.hook_mlp_out",
+            "model_name": "x",
+            "sae_lens_version": "6.18.0",
+        },
+    }
     (folder / "cfg.json").write_text(json.dumps(cfg))
-    save_file({k: v.detach() for k, v in sae.state_dict().items()},
-              str(folder / "sae_weights.safetensors"))
+    save_file(
+        {k: v.detach() for k, v in sae.state_dict().items()},
+        str(folder / "sae_weights.safetensors"),
+    )
     loaded = sw.load_sae(folder)
     assert loaded.site == "blocks.5.hook_mlp_out" and loaded.architecture == "jumprelu"
     _same(sae, loaded)
@@ -142,13 +162,31 @@ def test_sparsify_either_decoder_orientation(tmp_path, transposed):
     sae = _random_sae("topk", k=4)
     folder = tmp_path / "layers.6"
     folder.mkdir()
-    (folder / "cfg.json").write_text(json.dumps(
-        {"activation": "topk", "expansion_factor": 2, "normalize_decoder": True, "num_latents": 16,
-         "k": 4, "multi_topk": False, "skip_connection": False, "transcode": False, "d_in": 8}))
+    (folder / "cfg.json").write_text(
+        json.dumps(
+            {
+                "activation": "topk",
+                "expansion_factor": 2,
+                "normalize_decoder": True,
+                "num_latents": 16,
+                "k": 4,
+                "multi_topk": False,
+                "skip_connection": False,
+                "transcode": False,
+                "d_in": 8,
+            }
+        )
+    )
     w_dec = sae.W_dec.detach()
-    save_file({"encoder.weight": sae.W_enc.detach().T.contiguous(), "encoder.bias": sae.b_enc.detach(),
-               "W_dec": (w_dec.T if transposed else w_dec).contiguous(), "b_dec": sae.b_dec.detach()},
-              str(folder / "sae.safetensors"))
+    save_file(
+        {
+            "encoder.weight": sae.W_enc.detach().T.contiguous(),
+            "encoder.bias": sae.b_enc.detach(),
+            "W_dec": (w_dec.T if transposed else w_dec).contiguous(),
+            "b_dec": sae.b_dec.detach(),
+        },
+        str(folder / "sae.safetensors"),
+    )
     loaded = sw.load_sae(folder)
     assert loaded.site == "blocks.6.hook_resid_post" and loaded.k == 4
     _same(sae, loaded)
@@ -156,26 +194,47 @@ def test_sparsify_either_decoder_orientation(tmp_path, transposed):
 
 @pytest.mark.parametrize("dict_class", ["AutoEncoder", "AutoEncoderTopK", "GatedAutoEncoder"])
 def test_dictionary_learning(tmp_path, dict_class):
-    arch = {"AutoEncoder": "relu", "AutoEncoderTopK": "topk", "GatedAutoEncoder": "gated"}[dict_class]
+    arch = {"AutoEncoder": "relu", "AutoEncoderTopK": "topk", "GatedAutoEncoder": "gated"}[
+        dict_class
+    ]
     sae = _random_sae(arch, **({"k": 4} if arch == "topk" else {}))
     s = {k: v.detach().clone() for k, v in sae.state_dict().items()}
     if dict_class == "GatedAutoEncoder":
-        state = {"encoder.weight": s["W_enc"].T.contiguous(), "gate_bias": s["b_gate"],
-                 "mag_bias": s["b_mag"], "r_mag": s["r_mag"],
-                 "decoder.weight": s["W_dec"].T.contiguous(), "decoder_bias": s["b_dec"]}
+        state = {
+            "encoder.weight": s["W_enc"].T.contiguous(),
+            "gate_bias": s["b_gate"],
+            "mag_bias": s["b_mag"],
+            "r_mag": s["r_mag"],
+            "decoder.weight": s["W_dec"].T.contiguous(),
+            "decoder_bias": s["b_dec"],
+        }
     else:
-        state = {"encoder.weight": s["W_enc"].T.contiguous(), "encoder.bias": s["b_enc"],
-                 "decoder.weight": s["W_dec"].T.contiguous(),
-                 ("bias" if dict_class == "AutoEncoder" else "b_dec"): s["b_dec"]}
+        state = {
+            "encoder.weight": s["W_enc"].T.contiguous(),
+            "encoder.bias": s["b_enc"],
+            "decoder.weight": s["W_dec"].T.contiguous(),
+            ("bias" if dict_class == "AutoEncoder" else "b_dec"): s["b_dec"],
+        }
         if arch == "topk":
             state["k"] = torch.tensor(4)
     folder = tmp_path / "trainer_0"
     folder.mkdir()
     torch.save(state, folder / "ae.pt")
-    (folder / "config.json").write_text(json.dumps(
-        {"trainer": {"dict_class": dict_class, "activation_dim": 8, "dict_size": 16, "layer": 4,
-                     "lm_name": "x", "submodule_name": "resid_post_layer_4",
-                     **({"k": 4} if arch == "topk" else {})}}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "trainer": {
+                    "dict_class": dict_class,
+                    "activation_dim": 8,
+                    "dict_size": 16,
+                    "layer": 4,
+                    "lm_name": "x",
+                    "submodule_name": "resid_post_layer_4",
+                    **({"k": 4} if arch == "topk" else {}),
+                }
+            }
+        )
+    )
     loaded = sw.load_sae(folder)
     assert loaded.architecture == arch and loaded.site == "blocks.4.hook_resid_post"
     _same(sae, loaded)
@@ -196,7 +255,8 @@ def test_hub_id_resolves_through_the_offline_hf_cache(tmp_path, monkeypatch):
     sae = _random_sae("topk", k=2, site="blocks.1.hook_resid_post")
     sae.save(repo / "snapshots" / commit / "blocks.1.hook_resid_post")
     _random_sae("relu", site="blocks.2.hook_resid_post").save(
-        repo / "snapshots" / commit / "blocks.2.hook_resid_post")
+        repo / "snapshots" / commit / "blocks.2.hook_resid_post"
+    )
     loaded = sw.load_sae("someone/tiny-saes", subfolder="blocks.1.hook_resid_post")
     _same(sae, loaded)
     with pytest.raises(sw.SAEFormatError, match="pass subfolder=.*blocks.1.hook_resid_post"):

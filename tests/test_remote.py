@@ -13,7 +13,9 @@ SITE = "blocks.1.hook_resid_post"
 def test_remote_local_trace_equals_local_trace():
     sae = sw.SAE(32, 64, "topk", k=4, site=SITE, seed=0)
     local = sw.trace(tiny_model("llama", seed=3), ["one text", "another, longer text"], sae)
-    simulated = sw.trace(tiny_model("llama", seed=3, remote="local"), ["one text", "another, longer text"], sae)
+    simulated = sw.trace(
+        tiny_model("llama", seed=3, remote="local"), ["one text", "another, longer text"], sae
+    )
     for doc in range(2):
         np.testing.assert_allclose(simulated.dense(doc), local.dense(doc), rtol=1e-5, atol=1e-5)
 
@@ -23,9 +25,12 @@ def test_remote_local_reads_several_sites_and_stops_early():
     import torch
 
     ids = torch.randint(0, 256, (2, 6))
-    got = model.read_sites(ids, torch.ones_like(ids), ["blocks.0.hook_attn_out", "blocks.1.hook_mlp_out"])
-    ref = tiny_model("gpt2", seed=4).read_sites(ids, torch.ones_like(ids),
-                                                ["blocks.0.hook_attn_out", "blocks.1.hook_mlp_out"])
+    got = model.read_sites(
+        ids, torch.ones_like(ids), ["blocks.0.hook_attn_out", "blocks.1.hook_mlp_out"]
+    )
+    ref = tiny_model("gpt2", seed=4).read_sites(
+        ids, torch.ones_like(ids), ["blocks.0.hook_attn_out", "blocks.1.hook_mlp_out"]
+    )
     for site in got:
         torch.testing.assert_close(got[site], ref[site])
 

@@ -62,8 +62,15 @@ def test_batchtopk_training_vs_inference():
 
 def test_gated():
     sae = sw.SAE(3, 3, "gated", apply_b_dec_to_input=False)
-    _set(sae, W_enc=torch.eye(3), W_dec=torch.eye(3), b_dec=torch.zeros(3),
-         b_gate=[0.0, -3.5, 0.0], b_mag=[1.0, 0.0, 0.0], r_mag=[0.0, 0.0, torch.log(torch.tensor(2.0))])
+    _set(
+        sae,
+        W_enc=torch.eye(3),
+        W_dec=torch.eye(3),
+        b_dec=torch.zeros(3),
+        b_gate=[0.0, -3.5, 0.0],
+        b_mag=[1.0, 0.0, 0.0],
+        r_mag=[0.0, 0.0, torch.log(torch.tensor(2.0))],
+    )
     # gate: x + b_gate > 0; magnitude: relu(x * exp(r_mag) + b_mag)
     expected = torch.tensor([[3.0, 0.0, 1.0], [1.1, 0.0, 0.0]])
     torch.testing.assert_close(sae.encode(X), expected)
@@ -109,13 +116,21 @@ def test_normalize_decoder():
 
 def test_normalisation_modes_round_trip_the_scale():
     x = torch.randn(4, 6) * 50
-    sae = sw.SAE(6, 6, "relu", normalize_activations="constant_norm_rescale", apply_b_dec_to_input=False)
+    sae = sw.SAE(
+        6, 6, "relu", normalize_activations="constant_norm_rescale", apply_b_dec_to_input=False
+    )
     _set(sae, W_enc=torch.eye(6), W_dec=torch.eye(6), b_enc=torch.zeros(6))
     # Identity weights: relu commutes with a positive rescale, so undoing the scale gives relu(x).
     pos = x.clamp_min(0)
     torch.testing.assert_close(sae(x), pos, atol=1e-4, rtol=1e-4)
-    scaled = sw.SAE(6, 6, "relu", normalize_activations="expected_average_only_in",
-                    norm_scaling_factor=0.5, apply_b_dec_to_input=False)
+    scaled = sw.SAE(
+        6,
+        6,
+        "relu",
+        normalize_activations="expected_average_only_in",
+        norm_scaling_factor=0.5,
+        apply_b_dec_to_input=False,
+    )
     _set(scaled, W_enc=torch.eye(6), W_dec=torch.eye(6), b_enc=torch.zeros(6))
     torch.testing.assert_close(scaled.encode(x), pos * 0.5)
     torch.testing.assert_close(scaled(x), pos)
@@ -130,8 +145,15 @@ def test_dtype_and_device_moves():
 
 
 def test_transcoder_shapes_and_error_target():
-    tc = sw.SAE(4, 16, "relu", d_out=6, site="blocks.1.ln2.hook_normalized",
-                site_out="blocks.1.hook_mlp_out", seed=0)
+    tc = sw.SAE(
+        4,
+        16,
+        "relu",
+        d_out=6,
+        site="blocks.1.ln2.hook_normalized",
+        site_out="blocks.1.hook_mlp_out",
+        seed=0,
+    )
     assert tc.is_transcoder and not tc.apply_b_dec_to_input
     x, y = torch.randn(3, 4), torch.randn(3, 6)
     assert tc(x).shape == (3, 6)
@@ -148,8 +170,15 @@ def test_transcoder_shapes_and_error_target():
         (dict(d_in=4, d_sae=8, architecture="topk", k=9), "1..d_sae=8"),
         (dict(d_in=0, d_sae=8), "d_in must be a positive integer"),
         (dict(d_in=4, d_sae=8, architecture="relu", normalize_activations="zscore"), "normalize"),
-        (dict(d_in=4, d_sae=8, architecture="relu", normalize_activations="expected_average_only_in"),
-         "norm_scaling_factor"),
+        (
+            dict(
+                d_in=4,
+                d_sae=8,
+                architecture="relu",
+                normalize_activations="expected_average_only_in",
+            ),
+            "norm_scaling_factor",
+        ),
     ],
 )
 def test_bad_parameters_are_clear_errors(kwargs, message):

@@ -23,8 +23,9 @@ def test_resid_sites_match_hf_hidden_states(family):
         hidden = model.hf_model(ids, attention_mask=mask, output_hidden_states=True).hidden_states
     # HF's last hidden state has the final norm applied, so compare the layers before it.
     for layer in range(model.n_layers - 1):
-        got = model.read_sites(ids, mask, [f"blocks.{layer}.hook_resid_pre",
-                                           f"blocks.{layer}.hook_resid_post"])
+        got = model.read_sites(
+            ids, mask, [f"blocks.{layer}.hook_resid_pre", f"blocks.{layer}.hook_resid_post"]
+        )
         torch.testing.assert_close(got[f"blocks.{layer}.hook_resid_pre"], hidden[layer])
         torch.testing.assert_close(got[f"blocks.{layer}.hook_resid_post"], hidden[layer + 1])
 
@@ -37,8 +38,11 @@ def test_block_writes_add_up_to_resid_post(family):
     mask = torch.ones_like(ids)
     layer = 1
     got = model.read_sites(ids, mask, [f"blocks.{layer}.{kind}" for kind in KINDS])
-    total = (got[f"blocks.{layer}.hook_resid_pre"] + got[f"blocks.{layer}.hook_attn_out"]
-             + got[f"blocks.{layer}.hook_mlp_out"])
+    total = (
+        got[f"blocks.{layer}.hook_resid_pre"]
+        + got[f"blocks.{layer}.hook_attn_out"]
+        + got[f"blocks.{layer}.hook_mlp_out"]
+    )
     torch.testing.assert_close(total, got[f"blocks.{layer}.hook_resid_post"], atol=1e-5, rtol=1e-4)
 
 
@@ -74,8 +78,10 @@ def test_reading_stops_after_the_deepest_site():
     """Layers after the deepest requested site never run."""
     model = tiny_model("llama")
     ran = []
-    hooks = [layer.register_forward_pre_hook(lambda m, a, i=i: ran.append(i))
-             for i, layer in enumerate(model.hf_model.model.layers)]
+    hooks = [
+        layer.register_forward_pre_hook(lambda m, a, i=i: ran.append(i))
+        for i, layer in enumerate(model.hf_model.model.layers)
+    ]
     try:
         ids = _ids(5)
         model.read_sites(ids, torch.ones_like(ids), ["blocks.0.hook_resid_post"])

@@ -88,8 +88,10 @@ def test_tokens_keep_text_and_show_whitespace(model, sae):
 
 
 def test_several_sites_in_one_call(model):
-    saes = {"blocks.0.hook_mlp_out": sw.SAE(32, 64, "relu", seed=1),
-            "blocks.2.hook_resid_pre": sw.SAE(32, 64, "jumprelu", seed=2)}
+    saes = {
+        "blocks.0.hook_mlp_out": sw.SAE(32, 64, "relu", seed=1),
+        "blocks.2.hook_resid_pre": sw.SAE(32, 64, "jumprelu", seed=2),
+    }
     tr = sw.trace(model, DOCS[:2], saes)
     assert tr.sites == list(saes)
     single = sw.trace(model, DOCS[:2], {"blocks.2.hook_resid_pre": saes["blocks.2.hook_resid_pre"]})

@@ -12,10 +12,10 @@ from transformers import (
     GPTNeoXConfig,
     LlamaConfig,
     MistralConfig,
+    PreTrainedTokenizerFast,
     Qwen2Config,
     Qwen3Config,
 )
-from transformers import PreTrainedTokenizerFast
 
 from saewidgets.model import Model
 
@@ -33,8 +33,15 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
 
 
 VOCAB = 258
-_COMMON = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+_COMMON = dict(
+    vocab_size=VOCAB,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=64,
+)
 
 CONFIGS = {
     "llama": lambda: LlamaConfig(**_COMMON),
@@ -44,9 +51,14 @@ CONFIGS = {
     "gemma2": lambda: Gemma2Config(**_COMMON, head_dim=8),
     "gemma3_text": lambda: Gemma3TextConfig(**_COMMON, head_dim=8),
     "gpt2": lambda: GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=3, n_head=4, n_positions=64),
-    "gpt_neox": lambda: GPTNeoXConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=3, num_attention_heads=4,
-                                      max_position_embeddings=64),
+    "gpt_neox": lambda: GPTNeoXConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+    ),
 }
 
 

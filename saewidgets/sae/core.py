@@ -281,7 +281,7 @@ class SAE(nn.Module):
         }
 
     def save(self, path, *, overwrite: bool = False, sparsity: torch.Tensor | None = None):
-        """Write the native (SAELens-compatible) format: ``cfg.json`` + ``sae_weights.safetensors``."""
+        """Write the native format (SAELens's ``cfg.json`` + ``sae_weights.safetensors``)."""
         from saewidgets.sae.formats import save_native
 
         return save_native(self, path, overwrite=overwrite, sparsity=sparsity)
