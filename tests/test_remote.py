@@ -68,3 +68,21 @@ def test_remote_embedded_is_refused():
 def test_bad_remote_value():
     with pytest.raises(ValueError, match="remote must be False, True or 'local'"):
         sw.load_model("x", remote="yes")
+
+
+def test_local_folder_loads_with_dtype_and_traces(saved_tiny):
+    import torch
+
+    model = sw.load_model(str(saved_tiny), dtype="bfloat16")
+    assert model.dtype == torch.bfloat16 and model.remote is False
+    assert model.tokenizer.padding_side == "left" and model.tokenizer.pad_token is not None
+    sae = sw.SAE(32, 64, "relu", site=SITE, dtype=torch.bfloat16, seed=0)
+    tr = sw.trace(model, "bf16 text", sae)
+    assert tr.n_tokens == len("bf16 text")
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(sw.ModelLoadError, match="could not load"):
+        sw.load_model(str(tmp_path / "nothing-here"))
+    with pytest.raises(ValueError, match="dtype 'float8'"):
+        sw.load_model(str(tmp_path), dtype="float8")
