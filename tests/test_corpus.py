@@ -1,0 +1,78 @@
+"""Corpora: the offline default, user files, splits and token windows."""
+
+import itertools
+
+import numpy as np
+import pytest
+from tiny import byte_tokenizer
+
+from saewidgets import corpus
+
+
+def test_default_corpus_mixes_prose_docs_and_code():
+    sources = {d.source.split(":")[0] for d in itertools.islice(corpus.default(), 300)}
+    assert {"generated", "pydoc", "code"} <= sources
+
+
+def test_default_corpus_is_reproducible():
+    first = [d.text for d in itertools.islice(corpus.default(), 50)]
+    again = [d.text for d in itertools.islice(corpus.default(), 50)]
+    assert first == again
+
+
+def test_split_is_disjoint_complete_and_order_free():
+    texts = [f"document number {i} " * 3 for i in range(2000)]
+    full = corpus.from_texts(texts)
+    train = {d.text for d in full.split("train")}
+    held = {d.text for d in full.split("heldout")}
+    assert not train & held and train | held == set(texts)
+    assert 0.02 < len(held) / len(texts) < 0.09  # about 5 %
+    reversed_held = {d.text for d in corpus.from_texts(texts[::-1]).split("heldout")}
+    assert reversed_held == held
+    with pytest.raises(ValueError, match="'train' or 'heldout'"):
+        full.split("test")
+
+
+def test_windows_have_exact_length_and_keep_the_token_order():
+    tok = byte_tokenizer()
+    c = corpus.from_texts(["abcdef", "ghij"])
+    windows = list(c.windows(tok, length=4))
+    flat = np.concatenate(windows)
+    eos = tok.eos_token_id
+    expected = tok("abcdef")["input_ids"] + [eos] + tok("ghij")["input_ids"] + [eos]
+    assert all(len(w) == 4 for w in windows)
+    assert list(flat) == expected[: len(flat)] and len(flat) == 12
+
+
+def test_take_reports_how_many_tokens_there_were():
+    tok = byte_tokenizer()
+    c = corpus.from_texts(["x" * 100])
+    assert c.take(tok, 64, length=32).shape == (2, 32)
+    with pytest.raises(corpus.CorpusTooSmall, match="holds 96 tokens .*10,000 were asked for"):
+        c.take(tok, 10_000, length=32)
+
+
+def test_from_folder_and_files(tmp_path):
+    (tmp_path / "a.txt").write_text("first file")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("second file")
+    (tmp_path / "c.md").write_text("not matched")
+    docs = list(corpus.from_folder(tmp_path))
+    assert [d.text for d in docs] == ["first file", "second file"]
+    with pytest.raises(corpus.CorpusTooSmall, match="no files matching"):
+        corpus.from_folder(tmp_path, pattern="*.csv")
+    with pytest.raises(FileNotFoundError, match="not files"):
+        corpus.from_files([tmp_path / "missing.txt"])
+
+
+def test_fingerprint_changes_with_content():
+    a = corpus.from_texts(["one", "two"]).fingerprint()
+    assert a == corpus.from_texts(["one", "two"]).fingerprint()
+    assert a != corpus.from_texts(["one", "three"]).fingerprint()
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match=r"texts\[1\] is int"):
+        corpus.from_texts(["ok", 5])
+    with pytest.raises(ValueError, match="unknown corpus parts"):
+        corpus.default(parts=["news"])
