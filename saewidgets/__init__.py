@@ -8,6 +8,7 @@
     tr.top_features(doc=0, pos=3)
 """
 
+from saewidgets import corpus
 from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
 from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
@@ -27,6 +28,7 @@ __all__ = [
     "SiteFeatures",
     "UnsupportedArchitecture",
     "__version__",
+    "corpus",
     "load_model",
     "load_sae",
     "load_saes",
