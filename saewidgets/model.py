@@ -8,7 +8,7 @@ network through `Model.read_sites`, so an nnsight API change touches only this f
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -159,6 +159,55 @@ class Model:
                 raise _remote_error(error) from error
             raise
         return {s.name: v for s, v in zip(resolved, values, strict=True)}
+
+    def run(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        read: Sequence[str] = (),
+        patches: dict[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """A full forward pass: logits, the activations at ``read`` sites, with ``patches``
+        (``{site: fn}``) replacing each patched site's value by ``fn(value)``.
+
+        A site that is both read and patched is read before the patch. Patches run Python
+        callables inside the trace, so this works locally (``remote`` False or "local" with
+        plain tensor ops), not on NDIF.
+        """
+        if self.remote is True:
+            raise RemoteUnavailable("Model.run with patches runs locally; NDIF cannot run them")
+        patches = dict(patches or {})
+        names = dict.fromkeys([*read, *patches])
+        resolved = sorted((self.site(s) for s in names), key=lambda s: s.order)
+        plan = [
+            (self.envoy(s.module), s.attr, s.name in read, patches.get(s.name)) for s in resolved
+        ]
+        with torch.no_grad():
+            logits, values = _trace_patched(
+                self.nnsight, input_ids.to(self.device), attention_mask.to(self.device), plan
+            )
+        reads = [s.name for s, step in zip(resolved, plan, strict=True) if step[2]]
+        return logits, dict(zip(reads, values, strict=True))
+
+
+def _trace_patched(lm, input_ids, attention_mask, plan):
+    with lm.trace(input_ids, attention_mask=attention_mask):
+        saved = nnsight.save([])
+        for envoy, attr, keep, fn in plan:
+            value = envoy.output if attr == "output" else envoy.input
+            first = value[0] if isinstance(value, tuple) else value
+            if keep:
+                saved.append(first.clone())
+            if fn is not None:
+                new = fn(first)
+                new = (new, *value[1:]) if isinstance(value, tuple) else new
+                if attr == "output":
+                    envoy.output = new
+                else:
+                    envoy.input = new
+        logits = nnsight.save(lm.output.logits)
+    return logits.detach(), [v.detach() for v in saved]
 
 
 def _trace_sites(lm, input_ids, attention_mask, plan, remote):

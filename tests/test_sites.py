@@ -112,3 +112,30 @@ def test_gemma3_multimodal_uses_the_language_model_layers():
 
     site = resolve("blocks.4.hook_resid_post", family_for("gemma3"), 10)
     assert site.module == "model.language_model.layers.4"
+
+
+@pytest.mark.parametrize("site", ["blocks.1.hook_resid_pre", "blocks.1.hook_attn_out",
+                                  "blocks.1.ln2.hook_normalized", "blocks.1.hook_resid_post"])
+def test_run_patches_a_site_and_reads_it_first(site):
+    model = tiny_model("llama")
+    ids = _ids(6)
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        clean = model.hf_model(ids, attention_mask=mask).logits
+    logits, reads = model.run(ids, mask, read=[site], patches={site: lambda x: x})
+    torch.testing.assert_close(logits, clean)  # identity patch changes nothing
+    torch.testing.assert_close(reads[site], model.read_sites(ids, mask, [site])[site])
+    zeroed, _ = model.run(ids, mask, patches={site: torch.zeros_like})
+    assert not torch.allclose(zeroed, clean)
+    # zeroing resid_pre of layer 1 equals running layers 1.. on zeros: check via a torch hook
+    if site == "blocks.1.hook_resid_pre":
+        layer = model.hf_model.model.layers[1]
+        handle = layer.register_forward_pre_hook(
+            lambda m, args, kwargs: ((torch.zeros_like(args[0]), *args[1:]), kwargs),
+            with_kwargs=True)
+        try:
+            with torch.no_grad():
+                expected = model.hf_model(ids, attention_mask=mask).logits
+        finally:
+            handle.remove()
+        torch.testing.assert_close(zeroed, expected)

@@ -280,11 +280,18 @@ class SAE(nn.Module):
             "norm_scaling_factor": self.norm_scaling_factor,
         }
 
-    def save(self, path, *, overwrite: bool = False, sparsity: torch.Tensor | None = None):
+    def save(
+        self,
+        path,
+        *,
+        overwrite: bool = False,
+        sparsity: torch.Tensor | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         """Write the native format (SAELens's ``cfg.json`` + ``sae_weights.safetensors``)."""
         from saewidgets.sae.formats import save_native
 
-        return save_native(self, path, overwrite=overwrite, sparsity=sparsity)
+        return save_native(self, path, overwrite=overwrite, sparsity=sparsity, dtype=dtype)
 
 
 def _identity(y: torch.Tensor) -> torch.Tensor:

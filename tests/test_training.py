@@ -1,0 +1,142 @@
+"""Activation caching and SAE training on a tiny model (unit tier: seconds, no real weights)."""
+
+import numpy as np
+import pytest
+import torch
+from tiny import tiny_model
+
+import saewidgets as sw
+from saewidgets.corpus import Corpus, CorpusTooSmall, Document
+from saewidgets.sae.activations import ActivationCache, cache_activations, open_cache
+from saewidgets.sae.train import TrainConfig, train_on_cache
+
+SITES = ["blocks.1.hook_resid_post", "blocks.2.hook_mlp_out"]
+TEXTS = [f"Sentence {i} is about topic {i % 7} and colour {i % 5}." for i in range(300)]
+
+
+def _corpus(texts=TEXTS, name="tiny", fail_after=None):
+    def docs():
+        for i, t in enumerate(texts):
+            if fail_after is not None and i == fail_after:
+                raise RuntimeError("interrupted")
+            yield Document(t, name)
+
+    return Corpus(docs, name)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model("llama")
+
+
+@pytest.fixture(scope="module")
+def cache(model, tmp_path_factory):
+    return cache_activations(model, SITES, _corpus(), 6000, tmp_path_factory.mktemp("acts"),
+                             context=32, progress=False)
+
+
+def test_cache_rows_are_the_site_activations_without_the_first_position(model, cache):
+    window = next(_corpus().windows(model.tokenizer, 32))
+    ids = torch.from_numpy(window)[None]
+    expected = model.read_sites(ids, torch.ones_like(ids), SITES)
+    for site in SITES:
+        rows = cache.read(site, np.arange(31))
+        torch.testing.assert_close(rows, expected[site][0, 1:].half().float())
+    assert cache.complete and cache.n_rows == 6000
+
+
+def test_cache_is_reused_and_resumes_after_an_interruption(model, cache, tmp_path):
+    again = cache_activations(model, SITES, _corpus(), 6000, cache.folder, context=32, progress=False)
+    assert again.meta["windows"] == cache.meta["windows"]  # nothing was recomputed
+    with pytest.raises(RuntimeError, match="interrupted"):
+        cache_activations(model, SITES, _corpus(fail_after=150), 6000, tmp_path, context=32,
+                          progress=False)
+    partial = open_cache(tmp_path)
+    assert 0 < partial.n_rows < 6000
+    resumed = cache_activations(model, SITES, _corpus(), 6000, tmp_path, context=32, progress=False)
+    for site in SITES:
+        np.testing.assert_array_equal(resumed.array(site), cache.array(site))
+
+
+def test_cache_refuses_a_folder_holding_another_cache(model, cache):
+    with pytest.raises(FileExistsError, match="different activation cache"):
+        cache_activations(model, SITES[:1], _corpus(), 6000, cache.folder, context=32,
+                          progress=False)
+
+
+def test_corpus_too_small_says_how_much_there_was(model, tmp_path):
+    with pytest.raises(CorpusTooSmall, match=r"ran out after [\d,]+ usable tokens; 1,000,000"):
+        cache_activations(model, SITES[:1], _corpus(TEXTS[:10]), 1_000_000, tmp_path,
+                          context=32, progress=False)
+
+
+def test_non_finite_activations_are_skipped_and_counted(tmp_path):
+    model = tiny_model("llama")
+    z = model.tokenizer("Z")["input_ids"][0]
+    with torch.no_grad():
+        model.hf_model.model.embed_tokens.weight[z] = float("nan")
+    texts = ["plain text without the letter " * 3] * 40 + ["Z poisons this window Z"] * 5
+    with pytest.warns(UserWarning, match="skipped .* batches"):
+        with pytest.raises(CorpusTooSmall):
+            cache_activations(model, SITES[:1], _corpus(texts), 100_000, tmp_path, context=16,
+                              batch_windows=2, progress=False)
+    meta = open_cache(tmp_path).meta
+    assert meta["skipped_batches"] >= 1 and meta["nonfinite_rows"] > 0
+    assert np.isfinite(open_cache(tmp_path).array(SITES[0]).astype(np.float32)).all()
+
+
+@pytest.mark.parametrize("arch", ["topk", "batchtopk", "jumprelu", "relu", "gated"])
+def test_training_reduces_the_error_and_saves_a_raw_scale_sae(cache, tmp_path, arch):
+    cfg = TrainConfig(architecture=arch, d_sae=96, k=6, n_steps=120, batch_size=512,
+                      warmup_steps=10, dead_after_tokens=20_000, l1_coefficient=1.0,
+                      l0_coefficient=0.02)
+    result = train_on_cache(cache, SITES[0], tmp_path / arch, cfg, progress=False)
+    h = result.history
+    assert h.fvu.iloc[-1] < 0.6 * h.fvu.iloc[0]
+    loaded = sw.load_sae(tmp_path / arch)
+    assert loaded.site == SITES[0] and loaded.architecture == arch
+    x = cache.read(SITES[0], np.arange(3000))
+    ev = 1 - float((x - loaded(x)).pow(2).sum() / (x - x.mean(0)).pow(2).sum())
+    # folding the input scale into the weights keeps the quality seen during training
+    assert ev > 1 - h.fvu.iloc[-1] - 0.1
+    if arch in ("topk", "batchtopk"):
+        torch.testing.assert_close(loaded.W_dec.norm(dim=1), torch.ones(96), atol=1e-4, rtol=0)
+        assert float((loaded.encode(x) > 0).sum(-1).float().mean()) <= 6.5
+
+
+class _Interrupting(ActivationCache):
+    reads = 0
+
+    def read(self, site, rows):
+        type(self).reads += 1
+        if type(self).reads == 36:
+            raise KeyboardInterrupt
+        return super().read(site, rows)
+
+
+def test_interrupted_training_resumes_to_the_same_weights(cache, tmp_path):
+    cfg = TrainConfig(d_sae=64, k=4, n_steps=60, batch_size=256, warmup_steps=5,
+                      checkpoint_every=20, dead_after_tokens=5_000)
+    straight = train_on_cache(cache, SITES[0], tmp_path / "straight", cfg, progress=False)
+    flaky = _Interrupting(cache.folder, cache.meta)
+    with pytest.raises(KeyboardInterrupt):
+        train_on_cache(flaky, SITES[0], tmp_path / "resumed", cfg, progress=False)
+    assert (tmp_path / "resumed" / "checkpoint" / "state.safetensors").is_file()
+    resumed = train_on_cache(cache, SITES[0], tmp_path / "resumed", cfg, progress=False)
+    for name, p in straight.sae.named_parameters():
+        torch.testing.assert_close(getattr(resumed.sae, name), p, rtol=1e-4, atol=1e-5)
+
+
+def test_existing_output_is_refused_without_overwrite(cache, tmp_path):
+    cfg = TrainConfig(d_sae=32, k=2, n_steps=5, batch_size=128, warmup_steps=1)
+    train_on_cache(cache, SITES[0], tmp_path / "sae", cfg, progress=False)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        train_on_cache(cache, SITES[0], tmp_path / "sae", cfg, progress=False)
+    train_on_cache(cache, SITES[0], tmp_path / "sae", cfg, progress=False, overwrite=True)
+
+
+def test_bad_training_config(cache, tmp_path):
+    with pytest.raises(sw.SAEConfigError, match="unknown architecture"):
+        train_on_cache(cache, SITES[0], tmp_path, TrainConfig(architecture="sparse"))
+    with pytest.raises(sw.SAEConfigError, match="needs k"):
+        train_on_cache(cache, SITES[0], tmp_path, TrainConfig(k=None))
