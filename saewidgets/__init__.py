@@ -9,6 +9,7 @@
 """
 
 from saewidgets import corpus
+from saewidgets.evaluate import EvalReport, evaluate, evaluate_many
 from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
 from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SAE",
+    "EvalReport",
     "FeatureTrace",
     "Model",
     "ModelLoadError",
@@ -29,6 +31,8 @@ __all__ = [
     "UnsupportedArchitecture",
     "__version__",
     "corpus",
+    "evaluate",
+    "evaluate_many",
     "load_model",
     "load_sae",
     "load_saes",

@@ -114,8 +114,15 @@ def test_gemma3_multimodal_uses_the_language_model_layers():
     assert site.module == "model.language_model.layers.4"
 
 
-@pytest.mark.parametrize("site", ["blocks.1.hook_resid_pre", "blocks.1.hook_attn_out",
-                                  "blocks.1.ln2.hook_normalized", "blocks.1.hook_resid_post"])
+@pytest.mark.parametrize(
+    "site",
+    [
+        "blocks.1.hook_resid_pre",
+        "blocks.1.hook_attn_out",
+        "blocks.1.ln2.hook_normalized",
+        "blocks.1.hook_resid_post",
+    ],
+)
 def test_run_patches_a_site_and_reads_it_first(site):
     model = tiny_model("llama")
     ids = _ids(6)
@@ -132,7 +139,8 @@ def test_run_patches_a_site_and_reads_it_first(site):
         layer = model.hf_model.model.layers[1]
         handle = layer.register_forward_pre_hook(
             lambda m, args, kwargs: ((torch.zeros_like(args[0]), *args[1:]), kwargs),
-            with_kwargs=True)
+            with_kwargs=True,
+        )
         try:
             with torch.no_grad():
                 expected = model.hf_model(ids, attention_mask=mask).logits

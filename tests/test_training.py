@@ -31,8 +31,9 @@ def model():
 
 @pytest.fixture(scope="module")
 def cache(model, tmp_path_factory):
-    return cache_activations(model, SITES, _corpus(), 6000, tmp_path_factory.mktemp("acts"),
-                             context=32, progress=False)
+    return cache_activations(
+        model, SITES, _corpus(), 6000, tmp_path_factory.mktemp("acts"), context=32, progress=False
+    )
 
 
 def test_cache_rows_are_the_site_activations_without_the_first_position(model, cache):
@@ -46,11 +47,14 @@ def test_cache_rows_are_the_site_activations_without_the_first_position(model, c
 
 
 def test_cache_is_reused_and_resumes_after_an_interruption(model, cache, tmp_path):
-    again = cache_activations(model, SITES, _corpus(), 6000, cache.folder, context=32, progress=False)
+    again = cache_activations(
+        model, SITES, _corpus(), 6000, cache.folder, context=32, progress=False
+    )
     assert again.meta["windows"] == cache.meta["windows"]  # nothing was recomputed
     with pytest.raises(RuntimeError, match="interrupted"):
-        cache_activations(model, SITES, _corpus(fail_after=150), 6000, tmp_path, context=32,
-                          progress=False)
+        cache_activations(
+            model, SITES, _corpus(fail_after=150), 6000, tmp_path, context=32, progress=False
+        )
     partial = open_cache(tmp_path)
     assert 0 < partial.n_rows < 6000
     resumed = cache_activations(model, SITES, _corpus(), 6000, tmp_path, context=32, progress=False)
@@ -60,14 +64,16 @@ def test_cache_is_reused_and_resumes_after_an_interruption(model, cache, tmp_pat
 
 def test_cache_refuses_a_folder_holding_another_cache(model, cache):
     with pytest.raises(FileExistsError, match="different activation cache"):
-        cache_activations(model, SITES[:1], _corpus(), 6000, cache.folder, context=32,
-                          progress=False)
+        cache_activations(
+            model, SITES[:1], _corpus(), 6000, cache.folder, context=32, progress=False
+        )
 
 
 def test_corpus_too_small_says_how_much_there_was(model, tmp_path):
     with pytest.raises(CorpusTooSmall, match=r"ran out after [\d,]+ usable tokens; 1,000,000"):
-        cache_activations(model, SITES[:1], _corpus(TEXTS[:10]), 1_000_000, tmp_path,
-                          context=32, progress=False)
+        cache_activations(
+            model, SITES[:1], _corpus(TEXTS[:10]), 1_000_000, tmp_path, context=32, progress=False
+        )
 
 
 def test_non_finite_activations_are_skipped_and_counted(tmp_path):
@@ -78,8 +84,16 @@ def test_non_finite_activations_are_skipped_and_counted(tmp_path):
     texts = ["plain text without the letter " * 3] * 40 + ["Z poisons this window Z"] * 5
     with pytest.warns(UserWarning, match="skipped .* batches"):
         with pytest.raises(CorpusTooSmall):
-            cache_activations(model, SITES[:1], _corpus(texts), 100_000, tmp_path, context=16,
-                              batch_windows=2, progress=False)
+            cache_activations(
+                model,
+                SITES[:1],
+                _corpus(texts),
+                100_000,
+                tmp_path,
+                context=16,
+                batch_windows=2,
+                progress=False,
+            )
     meta = open_cache(tmp_path).meta
     assert meta["skipped_batches"] >= 1 and meta["nonfinite_rows"] > 0
     assert np.isfinite(open_cache(tmp_path).array(SITES[0]).astype(np.float32)).all()
@@ -87,9 +101,17 @@ def test_non_finite_activations_are_skipped_and_counted(tmp_path):
 
 @pytest.mark.parametrize("arch", ["topk", "batchtopk", "jumprelu", "relu", "gated"])
 def test_training_reduces_the_error_and_saves_a_raw_scale_sae(cache, tmp_path, arch):
-    cfg = TrainConfig(architecture=arch, d_sae=96, k=6, n_steps=120, batch_size=512,
-                      warmup_steps=10, dead_after_tokens=20_000, l1_coefficient=1.0,
-                      l0_coefficient=0.02)
+    cfg = TrainConfig(
+        architecture=arch,
+        d_sae=96,
+        k=6,
+        n_steps=120,
+        batch_size=512,
+        warmup_steps=10,
+        dead_after_tokens=20_000,
+        l1_coefficient=1.0,
+        l0_coefficient=0.02,
+    )
     result = train_on_cache(cache, SITES[0], tmp_path / arch, cfg, progress=False)
     h = result.history
     assert h.fvu.iloc[-1] < 0.6 * h.fvu.iloc[0]
@@ -115,8 +137,15 @@ class _Interrupting(ActivationCache):
 
 
 def test_interrupted_training_resumes_to_the_same_weights(cache, tmp_path):
-    cfg = TrainConfig(d_sae=64, k=4, n_steps=60, batch_size=256, warmup_steps=5,
-                      checkpoint_every=20, dead_after_tokens=5_000)
+    cfg = TrainConfig(
+        d_sae=64,
+        k=4,
+        n_steps=60,
+        batch_size=256,
+        warmup_steps=5,
+        checkpoint_every=20,
+        dead_after_tokens=5_000,
+    )
     straight = train_on_cache(cache, SITES[0], tmp_path / "straight", cfg, progress=False)
     flaky = _Interrupting(cache.folder, cache.meta)
     with pytest.raises(KeyboardInterrupt):

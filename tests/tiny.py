@@ -50,7 +50,15 @@ CONFIGS = {
     "qwen3": lambda: Qwen3Config(**_COMMON, head_dim=8),
     "gemma2": lambda: Gemma2Config(**_COMMON, head_dim=8),
     "gemma3_text": lambda: Gemma3TextConfig(**_COMMON, head_dim=8),
-    "gpt2": lambda: GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=3, n_head=4, n_positions=64),
+    "gpt2": lambda: GPT2Config(
+        vocab_size=VOCAB,
+        n_embd=32,
+        n_layer=3,
+        n_head=4,
+        n_positions=64,
+        bos_token_id=256,
+        eos_token_id=257,
+    ),
     "gpt_neox": lambda: GPTNeoXConfig(
         vocab_size=VOCAB,
         hidden_size=32,
@@ -58,6 +66,8 @@ CONFIGS = {
         num_hidden_layers=3,
         num_attention_heads=4,
         max_position_embeddings=64,
+        bos_token_id=256,
+        eos_token_id=257,
     ),
 }
 
