@@ -107,7 +107,7 @@ def test_a_random_sae_is_worse_and_the_table_has_a_row_per_site(model):
         "blocks.1.hook_resid_post": _exact_sae(32, "blocks.1.hook_resid_post"),
     }
     table, reports = sw.evaluate_many(model, saes, CORPUS, n_tokens=300, context=32, progress=False)
-    assert list(table.site) == list(saes)
+    assert list(table.site) == list(saes) == list(reports)
     random_row = table.set_index("site").loc["blocks.0.hook_mlp_out"]
     assert random_row.explained_variance < 0.9 and random_row.l0 <= 4
     assert np.isfinite(table.select_dtypes("number").to_numpy()).all()
