@@ -12,6 +12,7 @@ from saewidgets import corpus
 from saewidgets.evaluate import EvalReport, evaluate, evaluate_many
 from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
 from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
+from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
 from saewidgets.trace import FeatureTrace, SiteFeatures, trace
 
@@ -28,6 +29,8 @@ __all__ = [
     "SAEFormatError",
     "SiteError",
     "SiteFeatures",
+    "TrainConfig",
+    "TrainResult",
     "UnsupportedArchitecture",
     "__version__",
     "corpus",
@@ -37,4 +40,6 @@ __all__ = [
     "load_sae",
     "load_saes",
     "trace",
+    "train_sae",
+    "train_saes",
 ]

@@ -30,6 +30,92 @@ def quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def train(args: argparse.Namespace) -> int:
+    import torch
+
+    import saewidgets as sw
+    from saewidgets.sae.load import shipped_dir
+    from saewidgets.sae.presets import PRESETS
+    from saewidgets.sae.train import TrainConfig, train_saes
+
+    if args.preset:
+        recipe = dict(PRESETS[args.preset])
+        model = sw.load_model()
+        out = args.out or shipped_dir()
+        save_dtype = torch.float16  # shipped weights stay small
+    else:
+        if not args.site:
+            raise SystemExit("train needs --preset or at least one --site")
+        recipe = {
+            "sites": args.site,
+            "n_tokens": args.n_tokens or 2_000_000,
+            "epochs": args.epochs or 1.0,
+            "config": TrainConfig(architecture=args.architecture, d_sae=args.d_sae, k=args.k),
+        }
+        model = sw.load_model(args.model, device=args.device or "cpu")
+        recipe["context"] = min(128, model.context_length)
+        out = args.out or "saes"
+        save_dtype = torch.float32
+    if args.n_tokens:
+        recipe["n_tokens"] = args.n_tokens
+    if args.epochs:
+        recipe["epochs"] = args.epochs
+    corpus = sw.corpus.default().split("train")
+    results = train_saes(
+        model,
+        recipe["sites"],
+        corpus,
+        out_dir=out,
+        n_tokens=recipe["n_tokens"],
+        epochs=recipe["epochs"],
+        context=recipe["context"],
+        config=recipe["config"],
+        overwrite=args.overwrite,
+        device=args.device,
+        save_dtype=save_dtype,
+    )
+    for site, result in results.items():
+        last = result.history.iloc[-1]
+        print(
+            f"{site}: fvu {last.fvu:.3f}, L0 {last.l0:.1f}, dead {last.dead:.3f}, "
+            f"{result.tokens_per_second:,.0f} tokens/s -> {result.out_dir}"
+        )
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    import saewidgets as sw
+
+    model = sw.load_model()
+    saes = sw.load_saes(args.saes)
+    corpus = sw.corpus.default().split("heldout")
+    table, _ = sw.evaluate_many(model, saes, corpus, n_tokens=args.n_tokens)
+    columns = [
+        "site",
+        "explained_variance",
+        "l0",
+        "dead_fraction",
+        "dense_fraction",
+        "ce_loss_recovered",
+        "delta_lm_loss",
+        "kl_divergence",
+        "shrinkage",
+    ]
+    print(_markdown(table[columns]))
+    return 0
+
+
+def _markdown(frame) -> str:
+    def cell(value) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m saewidgets")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +125,23 @@ def main(argv: list[str] | None = None) -> int:
     qs.add_argument("--text", default="The Eiffel Tower is in Paris, and the Colosseum is in Rome.")
     qs.add_argument("-k", type=int, default=8)
     qs.set_defaults(func=quickstart)
+    tr = sub.add_parser("train", help="train SAEs (a preset, or your own sites)")
+    tr.add_argument("--preset", choices=["embedded"])
+    tr.add_argument("--model", default=None, help="HF id or folder (default: embedded)")
+    tr.add_argument("--site", action="append", help="site to train (repeatable)")
+    tr.add_argument("--architecture", default="topk")
+    tr.add_argument("--d-sae", type=int, default=4608)
+    tr.add_argument("-k", "--k", type=int, default=32)
+    tr.add_argument("--n-tokens", type=int, default=None)
+    tr.add_argument("--epochs", type=float, default=None)
+    tr.add_argument("--out", default=None)
+    tr.add_argument("--device", default=None)
+    tr.add_argument("--overwrite", action="store_true")
+    tr.set_defaults(func=train)
+    ev = sub.add_parser("evaluate", help="evaluate SAEs on held-out text (markdown table)")
+    ev.add_argument("--saes", default="embedded", help="'embedded' or a folder of SAE folders")
+    ev.add_argument("--n-tokens", type=int, default=20_000)
+    ev.set_defaults(func=evaluate)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -169,3 +169,56 @@ def test_bad_training_config(cache, tmp_path):
         train_on_cache(cache, SITES[0], tmp_path, TrainConfig(architecture="sparse"))
     with pytest.raises(sw.SAEConfigError, match="needs k"):
         train_on_cache(cache, SITES[0], tmp_path, TrainConfig(k=None))
+
+
+def test_train_sae_and_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path / "cache"))
+    model = tiny_model("gpt2")
+    model.hf_model.save_pretrained(tmp_path / "tiny")
+    model.tokenizer.save_pretrained(tmp_path / "tiny")
+    cfg = sw.TrainConfig(d_sae=48, k=4, batch_size=256, warmup_steps=2)
+    result = sw.train_sae(
+        model,
+        SITES[0],
+        _corpus(),
+        out_dir=tmp_path / "one",
+        n_tokens=2048,
+        epochs=2,
+        context=32,
+        config=cfg,
+        progress=False,
+    )
+    assert result.config.n_steps == 16 and cfg.n_steps == TrainConfig().n_steps  # not mutated
+    assert sw.load_sae(tmp_path / "one").site == SITES[0]
+    from saewidgets.__main__ import main
+
+    code = main(
+        [
+            "train",
+            "--model",
+            str(tmp_path / "tiny"),
+            "--site",
+            SITES[0],
+            "--site",
+            "blocks.0.hook_resid_pre",
+            "--d-sae",
+            "48",
+            "-k",
+            "4",
+            "--n-tokens",
+            "4096",
+            "--out",
+            str(tmp_path / "cli"),
+        ]
+    )
+    assert code == 0
+    saes = sw.load_saes(tmp_path / "cli")
+    assert sorted(saes) == sorted([SITES[0], "blocks.0.hook_resid_pre"])
+    assert list((tmp_path / "cache" / "activations").iterdir())  # activations were cached
+
+
+def test_context_longer_than_the_model_is_refused(model, tmp_path):
+    with pytest.raises(
+        ValueError, match=r"context 128 must be between 2 and the model's context \(64\)"
+    ):
+        cache_activations(model, SITES, _corpus(), 1000, tmp_path, context=128, progress=False)

@@ -114,6 +114,10 @@ def cache_activations(
     sites = list(dict.fromkeys(sites))
     for site in sites:
         model.site(site)
+    if not 2 <= context <= model.context_length:
+        raise ValueError(
+            f"context {context} must be between 2 and the model's context ({model.context_length})"
+        )
     folder = Path(folder)
     identity = {
         "model": model.name,

@@ -12,7 +12,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -455,3 +455,107 @@ def train_on_cache(
     if ckpt.exists():
         shutil.rmtree(ckpt)
     return TrainResult(sae, frame, out, factor, rate, cfg)
+
+
+# -- the public entry points ----------------------------------------------------------------------
+
+
+def _default_cache_folder(model, sites: list[str], corpus, n_tokens: int, context: int) -> Path:
+    import hashlib
+
+    from saewidgets.cache import cache_dir
+
+    key = json.dumps([model.name, sorted(sites), corpus.name, n_tokens, context])
+    return cache_dir("activations", hashlib.blake2b(key.encode(), digest_size=8).hexdigest())
+
+
+def _prepare(model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress):
+    from saewidgets.corpus import default
+    from saewidgets.sae.activations import cache_activations
+
+    corpus = corpus if corpus is not None else default().split("train")
+    cfg = replace(
+        config or TrainConfig(),
+        n_steps=max(1, int(n_tokens * epochs) // (config or TrainConfig()).batch_size),
+    )
+    cfg.validate()
+    folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, context)
+    cache = cache_activations(
+        model, sites, corpus, n_tokens, folder, context=context, progress=progress
+    )
+    return cache, cfg
+
+
+def train_saes(
+    model,
+    sites: list[str],
+    corpus=None,
+    *,
+    out_dir: str | Path,
+    n_tokens: int = 2_000_000,
+    epochs: float = 1.0,
+    context: int = 128,
+    config: TrainConfig | None = None,
+    cache_folder: str | Path | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    save_dtype: torch.dtype = torch.float32,
+) -> dict[str, TrainResult]:
+    """Train one SAE per site from a single activation cache (one forward pass for all sites).
+
+    ``corpus`` defaults to the training split of the offline default corpus. Each SAE goes to
+    ``out_dir/<site>/`` in the native format. Activations are cached in the user cache (or
+    ``cache_folder``), so training again with other settings does not run the model again.
+    The number of steps is ``n_tokens × epochs / batch_size``.
+    """
+    cache, cfg = _prepare(
+        model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress
+    )
+    return {
+        site: train_on_cache(
+            cache,
+            site,
+            Path(out_dir) / site,
+            cfg,
+            overwrite=overwrite,
+            device=device,
+            progress=progress,
+            save_dtype=save_dtype,
+            model_name=model.name,
+        )
+        for site in sites
+    }
+
+
+def train_sae(
+    model,
+    site: str,
+    corpus=None,
+    *,
+    out_dir: str | Path,
+    n_tokens: int = 2_000_000,
+    epochs: float = 1.0,
+    context: int = 128,
+    config: TrainConfig | None = None,
+    cache_folder: str | Path | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    save_dtype: torch.dtype = torch.float32,
+) -> TrainResult:
+    """Train one SAE for ``site`` into ``out_dir`` (see `train_saes`)."""
+    cache, cfg = _prepare(
+        model, [site], corpus, n_tokens, epochs, context, config, cache_folder, progress
+    )
+    return train_on_cache(
+        cache,
+        site,
+        out_dir,
+        cfg,
+        overwrite=overwrite,
+        device=device,
+        progress=progress,
+        save_dtype=save_dtype,
+        model_name=model.name,
+    )
