@@ -15,6 +15,7 @@ from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_s
 from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
 from saewidgets.trace import FeatureTrace, SiteFeatures, trace
+from saewidgets.widgets import TokenHeatmap, link
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "SAEFormatError",
     "SiteError",
     "SiteFeatures",
+    "TokenHeatmap",
     "TrainConfig",
     "TrainResult",
     "UnsupportedArchitecture",
@@ -36,6 +38,7 @@ __all__ = [
     "corpus",
     "evaluate",
     "evaluate_many",
+    "link",
     "load_model",
     "load_sae",
     "load_saes",

@@ -3,7 +3,7 @@
 Resumable: prompts are numbered deterministically and written in chunks; a chunk file that
 exists is skipped, so the job can be stopped and restarted at any time.
 
-    python scripts/generate_corpus.py --chunks 200 --threads 2
+    python scripts/generate_corpus.py --chunks 140 --threads 2
 """
 
 from __future__ import annotations
@@ -214,6 +214,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--group", type=int, default=3, help="chunks per generate call")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -227,13 +228,15 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(args.device).eval()
     all_prompts = prompts()
     OUT.mkdir(parents=True, exist_ok=True)
-    for chunk in range(args.start, args.start + args.chunks):
-        dest = OUT / f"chunk-{chunk:05d}.jsonl.gz"
-        if dest.exists():
-            continue
-        batch = all_prompts[chunk * CHUNK : (chunk + 1) * CHUNK]
-        if not batch:
-            break
+    todo = [
+        c
+        for c in range(args.start, args.start + args.chunks)
+        if c * CHUNK < len(all_prompts) and not (OUT / f"chunk-{c:05d}.jsonl.gz").exists()
+    ]
+    # Several chunks share one generate call: a wider batch uses the CPU better.
+    for first in range(0, len(todo), args.group):
+        group = todo[first : first + args.group]
+        batch = [p for c in group for p in all_prompts[c * CHUNK : (c + 1) * CHUNK]]
         texts = [
             tok.apply_chat_template(
                 [{"role": "system", "content": SYSTEM}, {"role": "user", "content": p}],
@@ -242,10 +245,9 @@ def main() -> None:
             )
             for p in batch
         ]
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            args.device
-        )
-        torch.manual_seed(chunk)
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = enc.to(args.device)
+        torch.manual_seed(group[0])
         start = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(
@@ -258,19 +260,24 @@ def main() -> None:
                 pad_token_id=tok.pad_token_id,
             )
         new = out[:, enc["input_ids"].shape[1] :]
-        rows = []
-        n_tokens = 0
-        for p, ids in zip(batch, new, strict=True):
-            text = tok.decode(ids, skip_special_tokens=True).strip()
-            n_tokens += int((ids != tok.pad_token_id).sum())
-            rows.append({"prompt": p, "text": text})
-        tmp = dest.with_suffix(".tmp")
-        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.rename(dest)
+        n_tokens = int((new != tok.pad_token_id).sum())
+        for i, chunk in enumerate(group):
+            rows = [
+                {"prompt": p, "text": tok.decode(ids, skip_special_tokens=True).strip()}
+                for p, ids in zip(
+                    batch[i * CHUNK : (i + 1) * CHUNK],
+                    new[i * CHUNK : (i + 1) * CHUNK],
+                    strict=True,
+                )
+            ]
+            dest = OUT / f"chunk-{chunk:05d}.jsonl.gz"
+            tmp = dest.with_suffix(".tmp")
+            with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            tmp.rename(dest)
         rate = n_tokens / (time.perf_counter() - start)
-        print(f"chunk {chunk}: {n_tokens} tokens, {rate:.0f} tok/s", flush=True)
+        print(f"chunks {group}: {n_tokens} tokens, {rate:.0f} tok/s", flush=True)
 
 
 if __name__ == "__main__":

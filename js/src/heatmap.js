@@ -1,0 +1,284 @@
+// TokenHeatmap: documents as flowing text, each token shaded by the selected feature.
+import { unpack } from "./lib/buffers.js";
+import { sequential } from "./lib/colors.js";
+import { clear, h } from "./lib/dom.js";
+import { fmt } from "./lib/format.js";
+import { tokenNode, visibleText } from "./lib/tokens.js";
+import { createTooltip } from "./lib/tooltip.js";
+
+const TOP_IN_TOOLTIP = 8;
+
+/** Decoded arrays of one site, built once per site and kept. */
+function decodeSite(raw) {
+  const indptr = unpack(raw.indptr);
+  const indices = unpack(raw.indices);
+  const values = unpack(raw.values);
+  const featureMax = new Float32Array(raw.d_sae);
+  for (let k = 0; k < indices.length; k++) {
+    if (values[k] > featureMax[indices[k]]) featureMax[indices[k]] = values[k];
+  }
+  return { d_sae: raw.d_sae, indptr, indices, values, featureMax };
+}
+
+function column(site, feature, nTokens) {
+  const out = new Float32Array(nTokens);
+  const { indptr, indices, values } = site;
+  for (let row = 0; row < nTokens; row++) {
+    for (let k = indptr[row]; k < indptr[row + 1]; k++) {
+      if (indices[k] === feature) {
+        out[row] = values[k];
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function rowFeatures(site, row) {
+  const out = [];
+  for (let k = site.indptr[row]; k < site.indptr[row + 1]; k++) {
+    out.push([site.indices[k], site.values[k]]);
+  }
+  return out.sort((a, b) => b[1] - a[1]);
+}
+
+function labelOf(model, site, feature) {
+  const labels = (model.get("labels") || {})[site] || {};
+  return labels[String(feature)] || "";
+}
+
+function render({ model, el }) {
+  const root = h("div", { class: "saew-root saew-heatmap" });
+  el.appendChild(root);
+  const message = model.get("_message");
+  const tokens = model.get("tokens") || [];
+  const offsets = unpack(model.get("_doc_offsets"));
+  const nTokens = offsets[offsets.length - 1] || 0;
+  const decoded = new Map();
+  const site = () => {
+    const name = model.get("site");
+    if (!decoded.has(name)) decoded.set(name, decodeSite(model.get("_sites")[name]));
+    return decoded.get(name);
+  };
+
+  // -- controls ---------------------------------------------------------------------------
+  const siteNames = Object.keys(model.get("_sites") || {});
+  const siteSelect = h(
+    "select",
+    { class: "saew-site", "aria-label": "site" },
+    siteNames.map((s) => h("option", { value: s }, s)),
+  );
+  siteSelect.value = model.get("site");
+  siteSelect.addEventListener("change", () => {
+    model.set("site", siteSelect.value);
+    model.save_changes();
+  });
+  const listId = `saew-features-${Math.random().toString(36).slice(2)}`;
+  const datalist = h("datalist", { id: listId });
+  const picker = h("input", {
+    class: "saew-picker",
+    type: "text",
+    list: listId,
+    placeholder: "feature id or label",
+    "aria-label": "feature",
+  });
+  const notice = h("span", { class: "saew-notice", role: "status" });
+  const legend = h("span", { class: "saew-legend" });
+  const controls = h(
+    "div",
+    { class: "saew-controls" },
+    siteNames.length > 1 ? siteSelect : h("span", { class: "saew-site-name" }, model.get("site")),
+    picker,
+    datalist,
+    legend,
+    notice,
+  );
+  const strip = h("div", { class: "saew-strip", "aria-label": "most active features" });
+  const docs = h("div", { class: "saew-docs" });
+  const banner = message ? h("div", { class: "saew-banner" }, message) : null;
+  root.append(controls, ...(banner ? [banner] : []), strip, docs);
+  const tooltip = createTooltip(root);
+
+  // -- tokens (one span each; listeners are delegated) -------------------------------------
+  const spans = new Array(nTokens);
+  tokens.forEach((doc, d) => {
+    const line = h("div", { class: "saew-doc", dataset: { doc: d } });
+    doc.forEach((text, p) => {
+      const t = offsets[d] + p;
+      const span = tokenNode(text, { dataset: { t } });
+      spans[t] = span;
+      line.appendChild(span);
+    });
+    docs.appendChild(line);
+  });
+
+  function selectFeature(feature) {
+    const s = site();
+    if (!Number.isInteger(feature) || feature < 0 || feature >= s.d_sae) {
+      notice.textContent = `feature must be an integer in 0..${s.d_sae - 1}`;
+      return;
+    }
+    notice.textContent = "";
+    model.set("selected_feature", feature);
+    model.save_changes();
+  }
+
+  function fillStrip() {
+    clear(strip);
+    clear(datalist);
+    const name = model.get("site");
+    const summary = (model.get("_summary") || {})[name] || [];
+    if (summary.length === 0) {
+      strip.append(h("span", { class: "saew-empty" }, "no feature fires on these documents"));
+    }
+    for (const [feature, max, count] of summary) {
+      const label = labelOf(model, name, feature);
+      strip.append(
+        h(
+          "button",
+          {
+            class: "saew-chip",
+            dataset: { feature },
+            title: `max ${fmt(max)} · active on ${count} tokens`,
+            onclick: () => selectFeature(feature),
+          },
+          `#${feature}`,
+          label ? h("span", { class: "saew-chip-label" }, ` ${label}`) : null,
+        ),
+      );
+    }
+    const labels = (model.get("labels") || {})[name] || {};
+    for (const [feature, label] of Object.entries(labels)) {
+      datalist.append(h("option", { value: `${feature} ${label}` }));
+    }
+  }
+
+  function paint() {
+    const feature = model.get("selected_feature");
+    const s = site();
+    for (const chip of strip.querySelectorAll(".saew-chip")) {
+      chip.classList.toggle("saew-active", Number(chip.dataset.feature) === feature);
+    }
+    if (feature < 0 || feature >= s.d_sae) {
+      for (const span of spans) span.style.background = "";
+      clear(legend);
+      return;
+    }
+    const values = column(s, feature, nTokens);
+    const max = s.featureMax[feature];
+    for (let t = 0; t < nTokens; t++) {
+      spans[t].style.background = max > 0 ? sequential(values[t] / max) : "";
+    }
+    const label = labelOf(model, model.get("site"), feature);
+    clear(legend).append(
+      h("span", { class: "saew-legend-name" }, `#${feature}${label ? ` ${label}` : ""}`),
+      h("span", { class: "saew-legend-bar" }),
+      max > 0 ? `0 – ${fmt(max)}` : "never active here",
+    );
+    if (document.activeElement !== picker) picker.value = String(feature);
+  }
+
+  picker.addEventListener("change", () => {
+    const text = picker.value.trim();
+    if (!text) return;
+    const leading = text.match(/^#?(\d+)/);
+    if (leading) return selectFeature(Number(leading[1]));
+    const name = model.get("site");
+    const labels = (model.get("labels") || {})[name] || {};
+    const hit = Object.entries(labels).find(([, l]) => l.toLowerCase().includes(text.toLowerCase()));
+    if (hit) selectFeature(Number(hit[0]));
+    else notice.textContent = `no feature id or label matches "${text}"`;
+  });
+
+  // -- hover and click -----------------------------------------------------------------------
+  let pinned = false;
+  function tokenAt(target) {
+    const span = target.closest ? target.closest(".saew-tok") : null;
+    return span && docs.contains(span) ? span : null;
+  }
+  function showToken(span) {
+    const t = Number(span.dataset.t);
+    const d = Math.max(0, offsets.findIndex((o, i) => offsets[i + 1] > t));
+    const s = site();
+    const features = rowFeatures(s, t).slice(0, TOP_IN_TOOLTIP);
+    const name = model.get("site");
+    const list = features.length
+      ? h(
+          "ul",
+          { class: "saew-tip-list" },
+          features.map(([f, v]) =>
+            h(
+              "li",
+              {},
+              h(
+                "button",
+                { class: "saew-tip-feature", dataset: { feature: f }, onclick: () => selectFeature(f) },
+                h("span", { class: "saew-tip-id" }, `#${f}`),
+                h("span", { class: "saew-tip-label" }, labelOf(model, name, f)),
+                h("span", { class: "saew-tip-value" }, fmt(v)),
+              ),
+            ),
+          ),
+        )
+      : h("div", { class: "saew-empty" }, "no active features");
+    tooltip.show(
+      span,
+      h(
+        "div",
+        {},
+        h("div", { class: "saew-tip-token" }, visibleText(tokens[d][t - offsets[d]])),
+        h("div", { class: "saew-tip-where" }, `doc ${d} · token ${t - offsets[d]}`),
+        list,
+      ),
+    );
+  }
+  docs.addEventListener("mouseover", (event) => {
+    const span = tokenAt(event.target);
+    if (span && !pinned) showToken(span);
+  });
+  docs.addEventListener("mouseleave", () => {
+    if (!pinned) tooltip.hide();
+  });
+  docs.addEventListener("click", (event) => {
+    const span = tokenAt(event.target);
+    if (!span) return;
+    const t = Number(span.dataset.t);
+    const d = Math.max(0, offsets.findIndex((o, i) => offsets[i + 1] > t));
+    pinned = true;
+    showToken(span);
+    for (const old of docs.querySelectorAll(".saew-tok-selected")) old.classList.remove("saew-tok-selected");
+    span.classList.add("saew-tok-selected");
+    model.set("selected_token", [d, t - offsets[d]]);
+    model.save_changes();
+  });
+  root.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      pinned = false;
+      tooltip.hide();
+    }
+  });
+  const unpin = (event) => {
+    if (pinned && !root.contains(event.target)) {
+      pinned = false;
+      tooltip.hide();
+    }
+  };
+  document.addEventListener("mousedown", unpin);
+
+  fillStrip();
+  paint();
+  model.on("change:selected_feature", paint);
+  model.on("change:site", () => {
+    siteSelect.value = model.get("site");
+    fillStrip();
+    paint();
+  });
+  model.on("change:labels", () => {
+    fillStrip();
+    paint();
+  });
+  root.dataset.ready = "true";
+  return () => document.removeEventListener("mousedown", unpin);
+}
+
+export default { render };

@@ -1,0 +1,45 @@
+// Arrays arrive from Python as {dtype, shape, data: DataView}; in exported HTML the DataView is
+// made by the static host from base64. Views respect byteOffset: a DataView may be a slice.
+
+const TYPES = {
+  int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
+  int32: Int32Array, uint32: Uint32Array, float32: Float32Array, float64: Float64Array,
+};
+
+function float16ToFloat32(bits) {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const sign = b & 0x8000 ? -1 : 1;
+    const exp = (b >> 10) & 0x1f;
+    const frac = b & 0x3ff;
+    if (exp === 0) out[i] = sign * 2 ** -14 * (frac / 1024);
+    else if (exp === 31) out[i] = frac ? NaN : sign * Infinity;
+    else out[i] = sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return out;
+}
+
+function asView(data) {
+  if (data instanceof DataView) return data;
+  if (ArrayBuffer.isView(data)) return new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new DataView(data);
+  throw new Error("expected binary data");
+}
+
+/** Decode one packed array into a typed array (float16 becomes Float32Array). */
+export function unpack(packed) {
+  const view = asView(packed.data);
+  if (packed.dtype === "float16") {
+    return float16ToFloat32(new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2));
+  }
+  const Type = TYPES[packed.dtype];
+  if (!Type) throw new Error(`unsupported dtype ${packed.dtype}`);
+  // Copy when misaligned: typed arrays need an offset that is a multiple of the element size.
+  if (view.byteOffset % Type.BYTES_PER_ELEMENT !== 0) {
+    const copy = new Uint8Array(view.byteLength);
+    copy.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    return new Type(copy.buffer);
+  }
+  return new Type(view.buffer, view.byteOffset, view.byteLength / Type.BYTES_PER_ELEMENT);
+}

@@ -1,0 +1,6 @@
+"""Notebook views (anywidget). Each one also exports itself to a self-contained HTML file."""
+
+from saewidgets.widgets.base import SAEWidget, link
+from saewidgets.widgets.heatmap import TokenHeatmap
+
+__all__ = ["SAEWidget", "TokenHeatmap", "link"]
