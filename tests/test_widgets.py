@@ -12,8 +12,14 @@ from saewidgets.widgets.base import state_json
 from saewidgets.widgets.packing import pack, unpack
 
 SITE = "blocks.1.hook_resid_post"
-HOSTILE = ["<script>window.__pwned = 1</script>", "<img src=x onerror=\"window.__pwned=2\">",
-           "</script><script>window.__pwned=3</script>", " plain", "\n", "<0xE2>"]
+HOSTILE = [
+    "<script>window.__pwned = 1</script>",
+    '<img src=x onerror="window.__pwned=2">',
+    "</script><script>window.__pwned=3</script>",
+    " plain",
+    "\n",
+    "<0xE2>",
+]
 
 
 def _trace_of(token_texts, d_sae=8, rows=None):
@@ -21,19 +27,30 @@ def _trace_of(token_texts, d_sae=8, rows=None):
     n = sum(len(doc) for doc in token_texts)
     counts = np.ones(n, dtype=np.int64) if rows is None else rows
     indices = (np.arange(n) % d_sae).astype(np.int32)[: int(counts.sum())]
-    sf = SiteFeatures(SITE, d_sae, np.concatenate([[0], np.cumsum(counts)]), indices,
-                      np.linspace(1, 2, len(indices)).astype(np.float32),
-                      np.zeros(n, np.float32), np.ones(n, np.float32))
-    return FeatureTrace(texts=["".join(d) for d in token_texts],
-                        token_ids=[np.arange(len(d)) for d in token_texts],
-                        token_texts=[list(d) for d in token_texts], site_features={SITE: sf})
+    sf = SiteFeatures(
+        SITE,
+        d_sae,
+        np.concatenate([[0], np.cumsum(counts)]),
+        indices,
+        np.linspace(1, 2, len(indices)).astype(np.float32),
+        np.zeros(n, np.float32),
+        np.ones(n, np.float32),
+    )
+    return FeatureTrace(
+        texts=["".join(d) for d in token_texts],
+        token_ids=[np.arange(len(d)) for d in token_texts],
+        token_texts=[list(d) for d in token_texts],
+        site_features={SITE: sf},
+    )
 
 
 @pytest.fixture(scope="module")
 def real_trace():
     model = tiny_model("llama")
-    saes = {SITE: sw.SAE(32, 96, "topk", k=6, seed=0),
-            "blocks.2.hook_resid_post": sw.SAE(32, 64, "relu", seed=1)}
+    saes = {
+        SITE: sw.SAE(32, 96, "topk", k=6, seed=0),
+        "blocks.2.hook_resid_post": sw.SAE(32, 64, "relu", seed=1),
+    }
     return sw.trace(model, ["Hello world, this is a test.", "Second\tdoc\nwith lines"], saes)
 
 
@@ -51,8 +68,9 @@ def test_heatmap_state_is_binary_and_complete(real_trace):
     payload = w._sites[SITE]
     assert {"indptr", "indices", "values"} <= set(payload)
     assert all(isinstance(payload[k]["data"], bytes) for k in ("indptr", "indices", "values"))
-    np.testing.assert_allclose(unpack(payload["values"]), real_trace.site_features[SITE].values,
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        unpack(payload["values"]), real_trace.site_features[SITE].values, rtol=1e-3
+    )
     assert w.tokens == real_trace.token_texts
     assert set(w._summary) == set(real_trace.sites)
 
@@ -122,7 +140,8 @@ def test_exported_html_renders_offline_and_responds(real_trace, tmp_path):
         page.wait_for_selector(f".saew-chip.saew-active[data-feature='{feature}']")
         shaded = page.evaluate(
             "() => [...document.querySelectorAll('.saew-docs .saew-tok')]"
-            ".map(s => s.style.background !== '' && s.style.background !== 'transparent')")
+            ".map(s => s.style.background !== '' && s.style.background !== 'transparent')"
+        )
         expected = np.concatenate(real_trace.feature(feature)) > 0
         assert shaded == expected.tolist()
         # site switcher
