@@ -23,7 +23,7 @@ import numpy as np
 IMPORT_START = time.perf_counter()
 import sae_lens  # noqa: E402  (timed: its import is start-up, not training)
 import torch  # noqa: E402
-from sae_lens import LoggingConfig, SAETrainer  # noqa: E402
+from sae_lens import SAE, LoggingConfig, SAETrainer  # noqa: E402
 from sae_lens.config import SAETrainerConfig  # noqa: E402
 from sae_lens.saes.sae import TrainStepOutput  # noqa: E402
 from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig  # noqa: E402
@@ -50,6 +50,17 @@ class CachedRows(Iterator[torch.Tensor]):
         return batch
 
 
+@torch.no_grad()
+def explained_variance(sae: SAE, x: torch.Tensor, chunk: int = 4096) -> float:
+    """1 - Σ‖x - x̂‖² / Σ‖x - mean(x)‖², with SAELens's own forward pass."""
+    total = (x.double() - x.double().mean(0)).pow(2).sum()
+    error = torch.zeros((), dtype=torch.float64)
+    for start in range(0, len(x), chunk):
+        rows = x[start : start + chunk].to(sae.device)
+        error += (rows - sae(rows)).double().pow(2).sum().cpu()
+    return float(1 - error / total)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--npy", required=True)
@@ -65,6 +76,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sparse", action="store_true", help="use_sparse_activations=True")
+    parser.add_argument(
+        "--eval-rows", type=int, nargs=2, metavar=("START", "END"), help="held-out row range"
+    )
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args()
 
@@ -133,6 +147,12 @@ def main() -> None:
     # W_enc/b_enc/W_dec/b_dec, the layout our SAE loads.
     weights, _ = trained.save_inference_model(out / "sae")
     train_seconds = sum(step_seconds)
+    # Cross-check for the weight hand-over: the exported SAE scored by SAELens itself.
+    self_check = None
+    if args.eval_rows:
+        held_out = np.asarray(provider.array[slice(*args.eval_rows)], dtype=np.float32)
+        exported = SAE.load_from_disk(out / "sae", device=args.device)
+        self_check = explained_variance(exported, torch.from_numpy(held_out))
     result = {
         "sae_lens_version": sae_lens.__version__,
         "torch_version": torch.__version__,
@@ -147,6 +167,7 @@ def main() -> None:
         "first_loss": losses[0],
         "final_loss": losses[-1],
         "weights": str(weights),
+        "self_check_explained_variance": self_check,
         "config": {
             "lr": args.lr,
             "warmup": args.warmup,

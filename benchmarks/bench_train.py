@@ -75,6 +75,7 @@ class Setup:
     dead_after_tokens: int
     seed: int
     device: str
+    eval_rows: int  # held out after the cache's (restricted) rows
 
     @property
     def steps(self) -> int:
@@ -174,6 +175,9 @@ def run_saelens(setup: Setup, workdir: Path, python: Path, sparse: bool) -> tupl
         f"--seed={setup.seed}",
         f"--threads={torch.get_num_threads()}",
         f"--device={setup.device}",
+        "--eval-rows",
+        str(setup.cache.n_rows),
+        str(setup.cache.n_rows + setup.eval_rows),
         f"--out-dir={out}",
         *(["--sparse"] if sparse else []),
     ]
@@ -339,6 +343,7 @@ def main() -> None:
             dead_after_tokens=args.dead_after_tokens,
             seed=args.seed,
             device=args.device,
+            eval_rows=len(held_out),
         )
 
         scored: list[tuple[Run, SAE]] = []
@@ -359,6 +364,13 @@ def main() -> None:
             scored.append(run_plain(setup))
         for run, sae in scored:
             run.explained_variance = explained_variance(sae, held_out)
+            check = run.details.get("self_check_explained_variance")
+            if check is not None and abs(check - run.explained_variance) > 1e-4:
+                print(
+                    f"warning: {run.trainer} scores {check:.5f} with its own forward pass but "
+                    f"{run.explained_variance:.5f} in ours: the weight hand-over is off",
+                    flush=True,
+                )
 
     runs = [run for run, _ in scored]
     baseline = runs[1]  # SAELens when it ran, the plain loop otherwise

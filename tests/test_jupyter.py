@@ -108,7 +108,7 @@ def test_heatmap_in_jupyter(server):
         try:
             dialog.wait_for(timeout=5000)  # "Select Kernel" appears on some first opens
             dialog.click()
-        except Exception:  # noqa: BLE001 - no dialog: the kernel was chosen from metadata
+        except Exception:
             pass
         if app == "lab":  # wait for the kernel before running (Notebook 7 queues the run)
             page.wait_for_selector(

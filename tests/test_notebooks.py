@@ -28,4 +28,7 @@ def test_notebook_executes(path, tmp_path):
     text = "".join(
         str(o.get("data", {}).get("text/plain", "")) for c in nb.cells for o in c.get("outputs", [])
     )
-    assert "FeatureTrace(2 docs" in text
+    if path.name == "quickstart.ipynb":
+        assert "FeatureTrace(2 docs" in text
+        page = tmp_path / "quickstart-heatmap.html"
+        assert page.is_file() and "saew-bundle" in page.read_text()

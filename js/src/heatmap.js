@@ -3,7 +3,7 @@ import { unpack } from "./lib/buffers.js";
 import { sequential } from "./lib/colors.js";
 import { clear, h } from "./lib/dom.js";
 import { fmt } from "./lib/format.js";
-import { tokenNode, visibleText } from "./lib/tokens.js";
+import { tokenSpan, visibleText } from "./lib/tokens.js";
 import { createTooltip } from "./lib/tooltip.js";
 
 const TOP_IN_TOOLTIP = 8;
@@ -100,17 +100,21 @@ function render({ model, el }) {
   const tooltip = createTooltip(root);
 
   // -- tokens (one span each; listeners are delegated) -------------------------------------
+  // Built detached and attached once; the token index rides on the element (no attributes).
   const spans = new Array(nTokens);
+  const fragment = document.createDocumentFragment();
   tokens.forEach((doc, d) => {
-    const line = h("div", { class: "saew-doc", dataset: { doc: d } });
-    doc.forEach((text, p) => {
-      const t = offsets[d] + p;
-      const span = tokenNode(text, { dataset: { t } });
-      spans[t] = span;
+    const line = document.createElement("div");
+    line.className = "saew-doc";
+    for (let p = 0; p < doc.length; p++) {
+      const span = tokenSpan(doc[p]);
+      span.saewToken = offsets[d] + p;
+      spans[offsets[d] + p] = span;
       line.appendChild(span);
-    });
-    docs.appendChild(line);
+    }
+    fragment.appendChild(line);
   });
+  docs.appendChild(fragment);
 
   function selectFeature(feature) {
     const s = site();
@@ -153,6 +157,7 @@ function render({ model, el }) {
     }
   }
 
+  let shaded = null; // the colour each token has now
   function paint() {
     const feature = model.get("selected_feature");
     const s = site();
@@ -161,14 +166,19 @@ function render({ model, el }) {
     }
     if (feature < 0 || feature >= s.d_sae) {
       for (const span of spans) span.style.background = "";
+      shaded = null;
       clear(legend);
       return;
     }
     const values = column(s, feature, nTokens);
     const max = s.featureMax[feature];
     for (let t = 0; t < nTokens; t++) {
-      spans[t].style.background = max > 0 ? sequential(values[t] / max) : "";
+      const colour = max > 0 ? sequential(values[t] / max) : "";
+      // Only touch tokens whose colour changes: most tokens stay unshaded.
+      if (colour !== (shaded ? shaded[t] : "")) spans[t].style.background = colour;
+      if (shaded) shaded[t] = colour;
     }
+    if (!shaded) shaded = Array.from(values, (v) => (max > 0 ? sequential(v / max) : ""));
     const label = labelOf(model, model.get("site"), feature);
     clear(legend).append(
       h("span", { class: "saew-legend-name" }, `#${feature}${label ? ` ${label}` : ""}`),
@@ -194,10 +204,10 @@ function render({ model, el }) {
   let pinned = false;
   function tokenAt(target) {
     const span = target.closest ? target.closest(".saew-tok") : null;
-    return span && docs.contains(span) ? span : null;
+    return span && span.saewToken !== undefined ? span : null;
   }
   function showToken(span) {
-    const t = Number(span.dataset.t);
+    const t = span.saewToken;
     const d = Math.max(0, offsets.findIndex((o, i) => offsets[i + 1] > t));
     const s = site();
     const features = rowFeatures(s, t).slice(0, TOP_IN_TOOLTIP);
@@ -242,7 +252,7 @@ function render({ model, el }) {
   docs.addEventListener("click", (event) => {
     const span = tokenAt(event.target);
     if (!span) return;
-    const t = Number(span.dataset.t);
+    const t = span.saewToken;
     const d = Math.max(0, offsets.findIndex((o, i) => offsets[i + 1] > t));
     pinned = true;
     showToken(span);

@@ -5,10 +5,17 @@
 const POSITIVE = [230, 97, 1]; // orange
 const NEGATIVE = [94, 60, 153]; // purple
 
-/** Sequential: 0 → transparent, 1 → full orange. */
+const LEVELS = 64;
+// Precomputed strings: shading many tokens must not format a colour per token.
+const SEQUENTIAL = Array.from(
+  { length: LEVELS + 1 },
+  (_, i) => `rgba(${POSITIVE.join(",")},${(0.08 + (0.82 * i) / LEVELS).toFixed(3)})`,
+);
+
+/** Sequential: 0 → transparent, 1 → full orange (quantised to 64 steps). */
 export function sequential(t) {
-  const a = Math.max(0, Math.min(1, t));
-  return a <= 0 ? "transparent" : `rgba(${POSITIVE.join(",")},${(0.08 + 0.82 * a).toFixed(3)})`;
+  if (!(t > 0)) return "";
+  return SEQUENTIAL[Math.round(Math.min(1, t) * LEVELS)];
 }
 
 /** Diverging: −1 → purple, 0 → transparent, +1 → orange. */

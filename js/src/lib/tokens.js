@@ -5,6 +5,21 @@ import { h } from "./dom.js";
 // and byte fragments such as <0xE2> are boxed.
 
 const BYTE = /^(<0x[0-9A-Fa-f]{2}>)+$/;
+const PLAIN = /^[^\n\t\r<]*\S[^\n\t\r<]*$/; // no whitespace markers or byte boxes needed
+
+/**
+ * A token span. The common case (ordinary text) takes a fast path: one element, one text
+ * node, no attribute parsing, which matters when a page holds tens of thousands of tokens.
+ */
+export function tokenSpan(text) {
+  if (PLAIN.test(text)) {
+    const span = document.createElement("span");
+    span.className = "saew-tok";
+    span.textContent = text;
+    return span;
+  }
+  return tokenNode(text);
+}
 
 export function tokenNode(text, attrs = {}) {
   const classes = ["saew-tok"];
