@@ -28,11 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from browser import browser
 
 SITE = "blocks.9.hook_resid_post"
+# Records when the selector first matches, then waits for the next frame to be laid out and
+# painted (rAF, then a task), so the figure is what a person would see, not just DOM built.
 READY = """
 (() => {
   const selector = %s;
-  const done = () => { if (!window.__readyAt && document.querySelector(selector)) {
-    window.__readyAt = performance.now(); } };
+  let seen = false;
+  const done = () => { if (!seen && document.querySelector(selector)) { seen = true;
+    requestAnimationFrame(() => setTimeout(() => { window.__readyAt = performance.now(); })); } };
   const all = { childList: true, subtree: true, attributes: true };
   new MutationObserver(done).observe(document, all);
 })();
@@ -135,15 +138,20 @@ def main() -> None:
     cv_page = f"{head}<body>{cv.local_src}</body></html>"
     cv_data = len(cv.cdn_src.encode())  # the props plus a CDN loader line: the data part
 
-    ours_ms = first_render_ms(ours_page, ".saew-heatmap[data-ready='true']", args.runs)
+    first = ".saew-heatmap[data-first-render='true']"
+    complete = ".saew-heatmap[data-ready='true']"
+    ours_ms = first_render_ms(ours_page, first, args.runs)
+    ours_all_ms = first_render_ms(ours_page, complete, args.runs)
     cv_ms = first_render_ms(cv_page, "[id^='circuits-vis'] span", args.runs)
     big_page = sw.TokenHeatmap(tile(small, 10_000)).to_html()
-    big_ms = first_render_ms(big_page, ".saew-heatmap[data-ready='true']", args.runs)
+    big_ms = first_render_ms(big_page, first, args.runs)
+    big_all_ms = first_render_ms(big_page, complete, args.runs)
 
     rows = [
         ("offline page bytes", len(ours_page.encode()), len(cv_page.encode())),
         ("data bytes (state vs props)", ours_data, cv_data),
         ("first render ms, 2,000 tokens", round(ours_ms, 1), round(cv_ms, 1)),
+        ("all tokens rendered ms, 2,000 tokens", round(ours_all_ms, 1), round(cv_ms, 1)),
     ]
     print(f"2,000 tokens × 50 features ({int((values > 0).sum())} non-zero); {args.runs} runs")
     print("| measure | TokenHeatmap | CircuitsVis | ratio |\n|---|---|---|---|")
@@ -155,7 +163,12 @@ def main() -> None:
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "ten_thousand_ms": big_ms}, indent=2))
+    out.write_text(
+        json.dumps(
+            {"rows": rows, "ten_thousand_first_ms": big_ms, "ten_thousand_all_ms": big_all_ms},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -100,21 +100,48 @@ function render({ model, el }) {
   const tooltip = createTooltip(root);
 
   // -- tokens (one span each; listeners are delegated) -------------------------------------
-  // Built detached and attached once; the token index rides on the element (no attributes).
+  // Tokens are built in slices: the first slice is attached at once (first render), the rest
+  // follow in later tasks so a long page never blocks the browser. The token index rides on
+  // the element (no attributes to parse), and listeners are delegated.
   const spans = new Array(nTokens);
-  const fragment = document.createDocumentFragment();
-  tokens.forEach((doc, d) => {
-    const line = document.createElement("div");
-    line.className = "saew-doc";
-    for (let p = 0; p < doc.length; p++) {
-      const span = tokenSpan(doc[p]);
-      span.saewToken = offsets[d] + p;
-      spans[offsets[d] + p] = span;
+  let built = 0;
+  let line = null;
+  let lineDoc = -1;
+  function buildUpTo(limit) {
+    const fragment = document.createDocumentFragment();
+    const end = Math.min(limit, nTokens);
+    while (built < end) {
+      const d = docOf(built);
+      if (d !== lineDoc) {
+        line = document.createElement("div");
+        line.className = "saew-doc";
+        fragment.appendChild(line);
+        lineDoc = d;
+      }
+      const span = tokenSpan(tokens[d][built - offsets[d]]);
+      span.saewToken = built;
+      if (shaded && shaded[built]) span.style.background = shaded[built];
+      spans[built] = span;
       line.appendChild(span);
+      built += 1;
     }
-    fragment.appendChild(line);
-  });
-  docs.appendChild(fragment);
+    docs.appendChild(fragment);
+  }
+  let docCursor = 0;
+  function docOf(t) {
+    while (offsets[docCursor + 1] <= t) docCursor += 1;
+    return docCursor;
+  }
+  function docIndex(t) {
+    let lo = 0;
+    let hi = offsets.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (offsets[mid] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
 
   function selectFeature(feature) {
     const s = site();
@@ -165,20 +192,19 @@ function render({ model, el }) {
       chip.classList.toggle("saew-active", Number(chip.dataset.feature) === feature);
     }
     if (feature < 0 || feature >= s.d_sae) {
-      for (const span of spans) span.style.background = "";
+      for (let t = 0; t < built; t++) spans[t].style.background = "";
       shaded = null;
       clear(legend);
       return;
     }
     const values = column(s, feature, nTokens);
     const max = s.featureMax[feature];
-    for (let t = 0; t < nTokens; t++) {
-      const colour = max > 0 ? sequential(values[t] / max) : "";
+    const next = Array.from(values, (v) => (max > 0 ? sequential(v / max) : ""));
+    for (let t = 0; t < built; t++) {
       // Only touch tokens whose colour changes: most tokens stay unshaded.
-      if (colour !== (shaded ? shaded[t] : "")) spans[t].style.background = colour;
-      if (shaded) shaded[t] = colour;
+      if (next[t] !== (shaded ? shaded[t] : "")) spans[t].style.background = next[t];
     }
-    if (!shaded) shaded = Array.from(values, (v) => (max > 0 ? sequential(v / max) : ""));
+    shaded = next;
     const label = labelOf(model, model.get("site"), feature);
     clear(legend).append(
       h("span", { class: "saew-legend-name" }, `#${feature}${label ? ` ${label}` : ""}`),
@@ -208,7 +234,7 @@ function render({ model, el }) {
   }
   function showToken(span) {
     const t = span.saewToken;
-    const d = Math.max(0, offsets.findIndex((o, i) => offsets[i + 1] > t));
+    const d = docIndex(t);
     const s = site();
     const features = rowFeatures(s, t).slice(0, TOP_IN_TOOLTIP);
     const name = model.get("site");
@@ -253,7 +279,7 @@ function render({ model, el }) {
     const span = tokenAt(event.target);
     if (!span) return;
     const t = span.saewToken;
-    const d = Math.max(0, offsets.findIndex((o, i) => offsets[i + 1] > t));
+    const d = docIndex(t);
     pinned = true;
     showToken(span);
     for (const old of docs.querySelectorAll(".saew-tok-selected")) old.classList.remove("saew-tok-selected");
@@ -275,8 +301,20 @@ function render({ model, el }) {
   };
   document.addEventListener("mousedown", unpin);
 
+  const FIRST_SLICE = 1500;
+  const SLICE = 2500;
   fillStrip();
   paint();
+  buildUpTo(FIRST_SLICE);
+  root.dataset.firstRender = "true";
+  let timer = null;
+  const more = () => {
+    buildUpTo(built + SLICE);
+    if (built < nTokens) timer = setTimeout(more, 0);
+    else root.dataset.ready = "true";
+  };
+  if (built < nTokens) timer = setTimeout(more, 0);
+  else root.dataset.ready = "true";
   model.on("change:selected_feature", paint);
   model.on("change:site", () => {
     siteSelect.value = model.get("site");
@@ -287,8 +325,10 @@ function render({ model, el }) {
     fillStrip();
     paint();
   });
-  root.dataset.ready = "true";
-  return () => document.removeEventListener("mousedown", unpin);
+  return () => {
+    clearTimeout(timer);
+    document.removeEventListener("mousedown", unpin);
+  };
 }
 
 export default { render };
