@@ -77,6 +77,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sparse", action="store_true", help="use_sparse_activations=True")
     parser.add_argument(
+        "--b-dec-mean-rows",
+        type=int,
+        default=0,
+        help="start b_dec at the mean of the first N scaled rows (0: SAELens's zeros)",
+    )
+    parser.add_argument(
         "--eval-rows", type=int, nargs=2, metavar=("START", "END"), help="held-out row range"
     )
     parser.add_argument("--out-dir", required=True)
@@ -102,6 +108,13 @@ def main() -> None:
             use_sparse_activations=args.sparse,
         )
     )
+    if args.b_dec_mean_rows:
+        # Opt-in, not SAELens's default: starting at the data mean, as our trainer does,
+        # separates the effect of this one initialisation from the rest of the trainer.
+        sample = np.asarray(np.load(args.npy, mmap_mode="r")[: args.b_dec_mean_rows], np.float32)
+        with torch.no_grad():
+            mean = torch.from_numpy(sample).mean(0) * args.scaling_factor
+            sae.b_dec.copy_(mean.to(sae.b_dec.device))
     provider = CachedRows(args.npy, order)
     trainer = SAETrainer(
         cfg=SAETrainerConfig(
@@ -177,6 +190,7 @@ def main() -> None:
             "decoder_init_norm": sae.cfg.decoder_init_norm,
             "rescale_acts_by_decoder_norm": sae.cfg.rescale_acts_by_decoder_norm,
             "use_sparse_activations": args.sparse,
+            "b_dec_mean_rows": args.b_dec_mean_rows,
         },
     }
     (out / "result.json").write_text(json.dumps(result, indent=2))

@@ -104,7 +104,15 @@ def tile(trace: FeatureTrace, n_tokens: int) -> FeatureTrace:
     )
 
 
-def first_render_ms(page_html: str, selector: str, runs: int) -> float:
+FCP = "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime"
+
+
+def first_render_ms(
+    page_html: str, selector: str, runs: int, since_mark: str = "", paint: bool = False
+) -> float:
+    """Median ms from navigation start (or from a performance mark) to the painted frame after
+    ``selector`` matched, or, with ``paint``, to the browser's first contentful paint (the
+    page is empty until the widget renders, so that is the widget's first frame)."""
     times = []
     with tempfile.TemporaryDirectory() as tmp, browser() as b:
         path = Path(tmp) / "page.html"
@@ -116,7 +124,15 @@ def first_render_ms(page_html: str, selector: str, runs: int) -> float:
             page.route("http*://**/*", lambda route: route.abort())
             page.goto(path.as_uri())
             page.wait_for_function("() => window.__readyAt !== undefined", timeout=60_000)
-            times.append(page.evaluate("() => window.__readyAt"))
+            if paint:
+                page.wait_for_function(f"() => ({FCP})() !== undefined", timeout=60_000)
+            start = 0.0
+            if since_mark:
+                start = page.evaluate(
+                    "m => performance.getEntriesByName(m)[0].startTime", since_mark
+                )
+            end = page.evaluate(FCP if paint else "() => window.__readyAt")
+            times.append(end - start)
             context.close()
     return statistics.median(times)
 
@@ -140,17 +156,20 @@ def main() -> None:
 
     first = ".saew-heatmap[data-first-render='true']"
     complete = ".saew-heatmap[data-ready='true']"
-    ours_ms = first_render_ms(ours_page, first, args.runs)
+    ours_ms = first_render_ms(ours_page, first, args.runs, paint=True)
     ours_all_ms = first_render_ms(ours_page, complete, args.runs)
-    cv_ms = first_render_ms(cv_page, "[id^='circuits-vis'] span", args.runs)
+    cv_ms = first_render_ms(cv_page, "[id^='circuits-vis'] span", args.runs, paint=True)
     big_page = sw.TokenHeatmap(tile(small, 10_000)).to_html()
-    big_ms = first_render_ms(big_page, first, args.runs)
+    big_ms = first_render_ms(big_page, first, args.runs, paint=True)
     big_all_ms = first_render_ms(big_page, complete, args.runs)
+    big_render_ms = first_render_ms(
+        big_page, first, args.runs, since_mark="saew-render-start", paint=True
+    )
 
     rows = [
         ("offline page bytes", len(ours_page.encode()), len(cv_page.encode())),
         ("data bytes (state vs props)", ours_data, cv_data),
-        ("first render ms, 2,000 tokens", round(ours_ms, 1), round(cv_ms, 1)),
+        ("first contentful paint ms, 2,000 tokens", round(ours_ms, 1), round(cv_ms, 1)),
         ("all tokens rendered ms, 2,000 tokens", round(ours_all_ms, 1), round(cv_ms, 1)),
     ]
     print(f"2,000 tokens × 50 features ({int((values > 0).sum())} non-zero); {args.runs} runs")
@@ -158,14 +177,20 @@ def main() -> None:
     for name, a, c in rows:
         print(f"| {name} | {a:,} | {c:,} | {a / c:.3f} |")
     print(
-        f"TokenHeatmap first render at 10,000 tokens: {big_ms:.1f} ms "
-        f"(page {len(big_page.encode()):,} bytes)"
+        f"TokenHeatmap at 10,000 tokens (page {len(big_page.encode()):,} bytes): first "
+        f"contentful paint {big_ms:.1f} ms after navigation start "
+        f"({big_render_ms:.1f} ms after render() began), all tokens {big_all_ms:.1f} ms"
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
-            {"rows": rows, "ten_thousand_first_ms": big_ms, "ten_thousand_all_ms": big_all_ms},
+            {
+                "rows": rows,
+                "ten_thousand_first_ms": big_ms,
+                "ten_thousand_all_ms": big_all_ms,
+                "ten_thousand_render_ms": big_render_ms,
+            },
             indent=2,
         )
     )

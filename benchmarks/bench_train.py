@@ -1,19 +1,26 @@
 """Our SAE trainer vs SAELens's trainer on the same cached activations.
 
-Both train a TopK SAE (same width, k, batch size, steps, learning rate and schedule) on the
-first ``--train-rows`` rows of one cached site, in the same batch order and at the same input
-scale (‖x‖ ≈ √d, our factor handed to SAELens's "expected_average_only_in" scaler). Only the
-training steps are timed on each side (no imports, start-up or memory-map reads). Both final
-SAEs are loaded into our `SAE` class and scored the same way on the held-out rows after
-``--train-rows``: explained variance = 1 - Σ‖x - x̂‖² / Σ‖x - mean(x)‖², raw scale.
+Both train a TopK SAE (same width, k, batch size, steps, learning rate and schedule) on all
+but the last ``--eval-rows`` rows of one cached site, in the same batch order and at the same
+input scale (‖x‖ ≈ √d, our factor handed to SAELens's "expected_average_only_in" scaler). Only
+the training steps are timed on each side (no imports, start-up or memory-map reads). Both final
+SAEs are loaded into our `SAE` class and scored the same way on the last ``--eval-rows`` rows,
+which neither trained on: explained variance = 1 - Σ‖x - x̂‖² / Σ‖x - mean(x)‖², raw scale.
 
 SAELens runs in its own venv (``.venv-saelens``, see ``_saelens_runner.py``) as a subprocess.
 If it cannot run, the reason is recorded and a plain PyTorch loop (dense TopK, Adam, same
-hyperparameters) written here stands in as the baseline.
+hyperparameters) written here stands in as the baseline (``--baseline both`` runs it as well).
+
+Everything else keeps each trainer's own defaults, which differ: SAELens starts b_dec at zero
+and decoder rows at norm 0.1, clips the gradient norm to 1, selects top-k on pre-activations
+times decoder norms and decodes densely; ours starts b_dec at the data mean with unit decoder
+rows and decodes sparsely. On short runs the b_dec start dominates SAELens's explained variance;
+``--saelens-mean-init`` adds a SAELens run that starts b_dec at the data mean, as ours does.
 
     python3 -m venv .venv-saelens
     .venv-saelens/bin/pip install torch==2.13.0 && .venv-saelens/bin/pip install sae-lens
     .venv/bin/python benchmarks/bench_train.py --steps 40
+    .venv/bin/python benchmarks/bench_train.py --steps 40 --saelens-mean-init --baseline both
 """
 
 from __future__ import annotations
@@ -153,12 +160,16 @@ def run_ours(setup: Setup, workdir: Path) -> tuple[Run, SAE]:
     return run, result.sae
 
 
-def run_saelens(setup: Setup, workdir: Path, python: Path, sparse: bool) -> tuple[Run, SAE]:
+def run_saelens(
+    setup: Setup, workdir: Path, python: Path, sparse: bool, mean_init: bool = False
+) -> tuple[Run, SAE]:
     if not python.is_file():
         raise BaselineUnavailable(
             f"no Python at {python} (create the SAELens venv as the module docstring says)"
         )
-    out = workdir / "saelens"
+    out = workdir / ("saelens_mean_init" if mean_init else "saelens")
+    # Our trainer starts b_dec at the mean of the first 16,384 training rows.
+    mean_rows = min(16_384, setup.cache.n_rows) if mean_init else 0
     cmd = [
         str(python),
         str(RUNNER),
@@ -178,6 +189,7 @@ def run_saelens(setup: Setup, workdir: Path, python: Path, sparse: bool) -> tupl
         "--eval-rows",
         str(setup.cache.n_rows),
         str(setup.cache.n_rows + setup.eval_rows),
+        f"--b-dec-mean-rows={mean_rows}",
         f"--out-dir={out}",
         *(["--sparse"] if sparse else []),
     ]
@@ -192,7 +204,8 @@ def run_saelens(setup: Setup, workdir: Path, python: Path, sparse: bool) -> tupl
         raise BaselineUnavailable(f"SAELens runner exited with {proc.returncode}:\n{tail}")
     result = json.loads((out / "result.json").read_text())
     sae = load_topk(load_file(result["weights"]), setup)
-    name = f"SAELens {result['sae_lens_version']}" + (" (sparse acts)" if sparse else "")
+    notes = [*(["sparse acts"] if sparse else []), *(["b_dec = data mean"] if mean_init else [])]
+    name = f"SAELens {result['sae_lens_version']}" + (f" ({', '.join(notes)})" if notes else "")
     details = {key: value for key, value in result.items() if key != "weights"}
     run = Run(
         trainer=name,
@@ -307,6 +320,11 @@ def main() -> None:
         "--saelens-sparse", action="store_true", help="SAELens use_sparse_activations=True"
     )
     parser.add_argument(
+        "--saelens-mean-init",
+        action="store_true",
+        help="also run SAELens with b_dec started at the data mean, as ours does (not baseline)",
+    )
+    parser.add_argument(
         "--saelens-python", default=str(SAELENS_PYTHON), help="python of a venv with sae-lens"
     )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/train.json"))
@@ -350,15 +368,19 @@ def main() -> None:
         print(f"training saewidgets for {args.steps} steps ...", flush=True)
         scored.append(run_ours(setup, workdir))
         saelens_error = None
+        python = Path(args.saelens_python)
         if args.baseline in ("saelens", "both"):
             print("training SAELens (subprocess) ...", flush=True)
             try:
-                scored.append(
-                    run_saelens(setup, workdir, Path(args.saelens_python), args.saelens_sparse)
-                )
+                scored.append(run_saelens(setup, workdir, python, args.saelens_sparse))
             except BaselineUnavailable as err:
                 saelens_error = str(err)
                 print(f"SAELens could not run; falling back to plain PyTorch.\n{err}", flush=True)
+            if args.saelens_mean_init and saelens_error is None:
+                print("training SAELens with b_dec = data mean (subprocess) ...", flush=True)
+                scored.append(
+                    run_saelens(setup, workdir, python, args.saelens_sparse, mean_init=True)
+                )
         if args.baseline in ("plain", "both") or saelens_error is not None:
             print("training plain PyTorch ...", flush=True)
             scored.append(run_plain(setup))

@@ -1,5 +1,5 @@
 // TokenHeatmap: documents as flowing text, each token shaded by the selected feature.
-import { unpack } from "./lib/buffers.js";
+import { numbers, unpack } from "./lib/buffers.js";
 import { sequential } from "./lib/colors.js";
 import { clear, h } from "./lib/dom.js";
 import { fmt } from "./lib/format.js";
@@ -8,16 +8,15 @@ import { createTooltip } from "./lib/tooltip.js";
 
 const TOP_IN_TOOLTIP = 8;
 
-/** Decoded arrays of one site, built once per site and kept. */
+/** Views over one site's arrays (no copies; values are read one at a time). */
 function decodeSite(raw) {
-  const indptr = unpack(raw.indptr);
-  const indices = unpack(raw.indices);
-  const values = unpack(raw.values);
-  const featureMax = new Float32Array(raw.d_sae);
-  for (let k = 0; k < indices.length; k++) {
-    if (values[k] > featureMax[indices[k]]) featureMax[indices[k]] = values[k];
-  }
-  return { d_sae: raw.d_sae, indptr, indices, values, featureMax };
+  return {
+    d_sae: raw.d_sae,
+    indptr: unpack(raw.indptr),
+    indices: unpack(raw.indices),
+    values: numbers(raw.values),
+    featureMax: unpack(raw.feature_max),
+  };
 }
 
 function column(site, feature, nTokens) {
@@ -26,7 +25,7 @@ function column(site, feature, nTokens) {
   for (let row = 0; row < nTokens; row++) {
     for (let k = indptr[row]; k < indptr[row + 1]; k++) {
       if (indices[k] === feature) {
-        out[row] = values[k];
+        out[row] = values.get(k);
         break;
       }
     }
@@ -37,7 +36,7 @@ function column(site, feature, nTokens) {
 function rowFeatures(site, row) {
   const out = [];
   for (let k = site.indptr[row]; k < site.indptr[row + 1]; k++) {
-    out.push([site.indices[k], site.values[k]]);
+    out.push([site.indices[k], site.values.get(k)]);
   }
   return out.sort((a, b) => b[1] - a[1]);
 }
@@ -301,19 +300,25 @@ function render({ model, el }) {
   };
   document.addEventListener("mousedown", unpin);
 
-  const FIRST_SLICE = 1500;
+  const FIRST_SLICE = 600; // about what the 480px viewport shows
   const SLICE = 2500;
   fillStrip();
   paint();
   buildUpTo(FIRST_SLICE);
   root.dataset.firstRender = "true";
+  // Each further slice waits for the next frame, so the first one is painted before any more
+  // work (a hidden page gets no frames, so it falls back to plain tasks).
   let timer = null;
+  const later = (fn) => {
+    if (document.hidden) timer = setTimeout(fn, 0);
+    else requestAnimationFrame(() => (timer = setTimeout(fn, 0)));
+  };
   const more = () => {
     buildUpTo(built + SLICE);
-    if (built < nTokens) timer = setTimeout(more, 0);
+    if (built < nTokens) later(more);
     else root.dataset.ready = "true";
   };
-  if (built < nTokens) timer = setTimeout(more, 0);
+  if (built < nTokens) later(more);
   else root.dataset.ready = "true";
   model.on("change:selected_feature", paint);
   model.on("change:site", () => {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import traitlets
 
 from saewidgets.trace import FeatureTrace
@@ -32,7 +33,15 @@ def _site_payload(trace: FeatureTrace, site: str) -> dict:
         "indices": pack(sf.indices, index_dtype(sf.d_sae)),
         # float16 keeps three significant digits, plenty for shading and tooltips.
         "values": pack(sf.values, "float16"),
+        # Per-feature maxima up front, so the first frame needs no pass over all values.
+        "feature_max": pack(_feature_max(sf), "float32"),
     }
+
+
+def _feature_max(sf) -> np.ndarray:
+    out = np.zeros(sf.d_sae, dtype=np.float32)
+    np.maximum.at(out, sf.indices, sf.values.astype(np.float16).astype(np.float32))
+    return out
 
 
 class TokenHeatmap(SAEWidget):

@@ -50,6 +50,7 @@ const source = atob(read("saew-bundle"));
 const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
 const widget = (await import(url)).default;
 const el = document.getElementById("saew-widget");
+performance.mark("saew-render-start");
 if (widget.initialize) await widget.initialize({ model, experimental });
 await widget.render({ model, el, experimental });
 """

@@ -6,16 +6,19 @@ const TYPES = {
   int32: Int32Array, uint32: Uint32Array, float32: Float32Array, float64: Float64Array,
 };
 
+// float16 → float32 by moving bits (no Math.pow per value): rebias the exponent, shift the
+// fraction; subnormals, the rare case, are computed.
 function float16ToFloat32(bits) {
   const out = new Float32Array(bits.length);
+  const raw = new Uint32Array(out.buffer);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
-    const sign = b & 0x8000 ? -1 : 1;
+    const sign = (b & 0x8000) << 16;
     const exp = (b >> 10) & 0x1f;
     const frac = b & 0x3ff;
-    if (exp === 0) out[i] = sign * 2 ** -14 * (frac / 1024);
-    else if (exp === 31) out[i] = frac ? NaN : sign * Infinity;
-    else out[i] = sign * 2 ** (exp - 15) * (1 + frac / 1024);
+    if (exp === 0) out[i] = (sign ? -1 : 1) * frac * 5.960464477539063e-8; // frac · 2^-24
+    else if (exp === 31) raw[i] = sign | 0x7f800000 | (frac << 13);
+    else raw[i] = sign | ((exp + 112) << 23) | (frac << 13);
   }
   return out;
 }
@@ -25,6 +28,27 @@ function asView(data) {
   if (ArrayBuffer.isView(data)) return new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return new DataView(data);
   throw new Error("expected binary data");
+}
+
+/** One float16 bit pattern as a number (for reading single values without decoding all). */
+export function halfToNumber(b) {
+  const exp = (b >> 10) & 0x1f;
+  const frac = b & 0x3ff;
+  const sign = b & 0x8000 ? -1 : 1;
+  if (exp === 0) return sign * frac * 5.960464477539063e-8;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** A float array's elements as numbers, decoding float16 lazily: `get(k)` per element. */
+export function numbers(packed) {
+  if (packed.dtype === "float16") {
+    const view = asView(packed.data);
+    const bits = new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
+    return { length: bits.length, get: (k) => halfToNumber(bits[k]) };
+  }
+  const array = unpack(packed);
+  return { length: array.length, get: (k) => array[k] };
 }
 
 /** Decode one packed array into a typed array (float16 becomes Float32Array). */
