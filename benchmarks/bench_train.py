@@ -296,9 +296,26 @@ def markdown(runs: list[Run], baseline: Run) -> str:
     return "\n".join(lines)
 
 
+def _default_cache(site: str) -> ActivationCache:
+    """200,000 rows of the embedded model at ``site`` (training split), built once."""
+    import saewidgets as sw
+    from saewidgets.cache import cache_dir
+    from saewidgets.sae.activations import cache_activations
+
+    model = sw.load_model()
+    corpus = sw.corpus.default().split("train")
+    folder = cache_dir("bench-activations", site)
+    return cache_activations(model, [site], corpus, 200_000, folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default="/tmp/exp1_cache")
+    parser.add_argument(
+        "--cache",
+        default=None,
+        help="activation cache folder (default: 200k rows of the embedded model, built once "
+        "in the user cache)",
+    )
     parser.add_argument("--site", default="blocks.9.hook_resid_post")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=4096)
@@ -330,7 +347,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/train.json"))
     args = parser.parse_args()
 
-    full = open_cache(args.cache)
+    if args.cache is None:
+        full = _default_cache(args.site)
+    else:
+        full = open_cache(args.cache)
     train_rows = full.n_rows - args.eval_rows
     if train_rows < args.batch_size:
         parser.error(f"{full.n_rows} cached rows leave too few to train after --eval-rows")
