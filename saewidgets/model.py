@@ -129,6 +129,16 @@ class Model:
     def special_ids(self) -> set[int]:
         return set(self.tokenizer.all_special_ids)
 
+    def content_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Positions whose activations describe text: not the first position of a window (an
+        attention sink with a huge norm) and not a BOS or pad token. Training and evaluation
+        both use exactly these positions."""
+        keep = torch.ones_like(input_ids, dtype=torch.bool)
+        keep[:, 0] = False
+        for special in {self.tokenizer.bos_token_id, self.tokenizer.pad_token_id} - {None}:
+            keep &= input_ids != special
+        return keep
+
     # -- running ---------------------------------------------------------------
 
     def read_sites(

@@ -83,14 +83,6 @@ class ActivationCache:
         return torch.from_numpy(np.asarray(self.array(site)[rows], dtype=np.float32))
 
 
-def _skip_mask(ids: torch.Tensor, model: Model) -> torch.Tensor:
-    keep = torch.ones_like(ids, dtype=torch.bool)
-    keep[:, 0] = False
-    for special in {model.tokenizer.bos_token_id, model.tokenizer.pad_token_id} - {None}:
-        keep &= ids != special
-    return keep
-
-
 def open_cache(folder: str | Path) -> ActivationCache:
     folder = Path(folder)
     meta_path = folder / META
@@ -166,7 +158,7 @@ def cache_activations(
                 break
             ids = torch.from_numpy(np.stack(batch))
             acts = model.read_sites(ids, torch.ones_like(ids), sites)
-            keep = _skip_mask(ids, model)
+            keep = model.content_mask(ids)
             rows = {s: acts[s][keep].float() for s in sites}
             finite = all(
                 bool(torch.isfinite(r).all()) and float(r.abs().max()) < _FP16_MAX

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from saewidgets.cache import atomic_folder
 from saewidgets.sae.core import SAE, SAEConfigError
 
 NATIVE_CFG = "cfg.json"
@@ -260,20 +259,11 @@ def save_native(
         name: p.detach().to("cpu", dtype or p.dtype).contiguous()
         for name, p in sae.named_parameters()
     }
-    # Write to a temporary folder and move it in, so a crash never leaves half a file set.
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
-    try:
+    with atomic_folder(folder) as tmp:
         (tmp / NATIVE_CFG).write_text(json.dumps(cfg, indent=2))
         save_file(tensors, str(tmp / NATIVE_WEIGHTS))
         if sparsity is not None:
             save_file({"sparsity": sparsity.detach().float().cpu()}, str(tmp / NATIVE_SPARSITY))
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
