@@ -14,6 +14,7 @@ from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_mode
 from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
 from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
+from saewidgets.stats import FeatureStats, StatsMismatch, feature_stats
 from saewidgets.trace import FeatureTrace, SiteFeatures, trace
 from saewidgets.widgets import TokenHeatmap, link
 
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SAE",
     "EvalReport",
+    "FeatureStats",
     "FeatureTrace",
     "Model",
     "ModelLoadError",
@@ -30,6 +32,7 @@ __all__ = [
     "SAEFormatError",
     "SiteError",
     "SiteFeatures",
+    "StatsMismatch",
     "TokenHeatmap",
     "TrainConfig",
     "TrainResult",
@@ -38,6 +41,7 @@ __all__ = [
     "corpus",
     "evaluate",
     "evaluate_many",
+    "feature_stats",
     "link",
     "load_model",
     "load_sae",

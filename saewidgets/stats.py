@@ -1,0 +1,375 @@
+"""`sw.feature_stats`: everything a feature dashboard shows, from one pass over a corpus.
+
+All bookkeeping is vectorised over features: per batch the SAE's activations are reduced with
+tensor operations (counts, sums, maxima, log-spaced histograms, a running top-N per feature,
+co-occurrence counts from a sparse product). Per-token activations are kept as CSR, so context
+windows for any feature are cut out afterwards without running the model again. Decoder-side
+statistics (VocabProj logit effects, nearest features by decoder cosine) need no corpus.
+
+Results are cached on disk as ``.npy`` files keyed by the model, the SAE's weights, the corpus
+and the settings, so asking again is instant; a damaged cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from saewidgets.cache import atomic_folder, cache_dir
+from saewidgets.corpus import Corpus
+from saewidgets.model import Model
+from saewidgets.sae.core import SAE
+
+HIST_EDGES = np.linspace(-4.0, 3.0, 57)  # log10 activation, 1e-4 .. 1e3
+N_TOP = 24
+N_RELATED = 12
+N_LOGITS = 12
+LOGIT_BINS = 40
+STATS_VERSION = 1
+
+
+class StatsMismatch(ValueError):
+    """Statistics built for a different SAE (or model) than the one given."""
+
+
+def sae_fingerprint(sae: SAE) -> str:
+    """A hash of an SAE's architecture and weights."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(json.dumps(sae.config(), sort_keys=True, default=str).encode())
+    for name, p in sorted(sae.named_parameters()):
+        h.update(name.encode())
+        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class FeatureStats:
+    """Per-feature statistics of one SAE over a corpus sample (arrays indexed by feature)."""
+
+    site: str
+    d_sae: int
+    model_name: str
+    sae_hash: str
+    corpus_name: str
+    n_tokens: int  # content tokens seen (first positions and BOS/pad excluded)
+    token_ids: np.ndarray  # [n_windows, context] the windows that were read
+    indptr: np.ndarray  # CSR over flat token positions of token_ids
+    indices: np.ndarray
+    values: np.ndarray
+    density: np.ndarray  # fraction of content tokens where the feature fires
+    mean_active: np.ndarray  # mean activation when it fires
+    max_activation: np.ndarray
+    hist_counts: np.ndarray  # [d_sae, len(HIST_EDGES) - 1] over log10 activation
+    top_positions: (
+        np.ndarray
+    )  # [d_sae, N_TOP] flat token positions of the strongest hits (-1: none)
+    top_values: np.ndarray
+    vocab_top_ids: np.ndarray  # [d_sae, N_LOGITS] tokens the decoder direction promotes
+    vocab_top_values: np.ndarray
+    vocab_bottom_ids: np.ndarray  # ... and suppresses
+    vocab_bottom_values: np.ndarray
+    logit_hist_counts: np.ndarray  # [d_sae, LOGIT_BINS]
+    logit_hist_range: np.ndarray  # [d_sae, 2] (min, max) of the logit effects
+    neighbour_ids: np.ndarray  # [d_sae, N_RELATED] nearest by decoder cosine
+    neighbour_values: np.ndarray
+    cooccur_ids: np.ndarray  # [d_sae, N_RELATED] most co-active (Jaccard)
+    cooccur_values: np.ndarray
+    hist_edges: np.ndarray = field(default_factory=lambda: HIST_EDGES.copy())
+
+    def __repr__(self) -> str:
+        dead = float((self.density == 0).mean())
+        return (
+            f"FeatureStats({self.site}, {self.d_sae} features, {self.n_tokens:,} tokens, "
+            f"{dead:.1%} never active)"
+        )
+
+    @property
+    def context(self) -> int:
+        return int(self.token_ids.shape[1])
+
+    def check_feature(self, feature: int) -> int:
+        if not isinstance(feature, (int, np.integer)) or not 0 <= feature < self.d_sae:
+            raise IndexError(
+                f"feature {feature!r} is out of range: this SAE has features 0..{self.d_sae - 1}"
+            )
+        return int(feature)
+
+    def check_sae(self, sae: SAE) -> None:
+        """Raise `StatsMismatch` unless these statistics were built for ``sae``."""
+        if sae_fingerprint(sae) != self.sae_hash:
+            raise StatsMismatch(
+                f"these statistics were built for a different SAE (hash {self.sae_hash}); "
+                "rebuild them with sw.feature_stats for the SAE you pass"
+            )
+
+    def feature_values(self, feature: int, positions: np.ndarray) -> np.ndarray:
+        """Activation of ``feature`` at flat token positions (0 where it does not fire)."""
+        feature = self.check_feature(feature)
+        out = np.zeros(len(positions), dtype=np.float32)
+        for i, pos in enumerate(positions):
+            lo, hi = self.indptr[pos], self.indptr[pos + 1]
+            hit = np.nonzero(self.indices[lo:hi] == feature)[0]
+            if len(hit):
+                out[i] = self.values[lo + hit[0]]
+        return out
+
+    def example(self, feature: int, position: int, left: int = 16, right: int = 6) -> dict:
+        """A context window around one flat token position, with this feature's activations."""
+        row, col = divmod(int(position), self.context)
+        start, stop = max(0, col - left), min(self.context, col + right + 1)
+        flat = np.arange(row * self.context + start, row * self.context + stop)
+        return {
+            "token_ids": self.token_ids[row, start:stop].tolist(),
+            "values": self.feature_values(feature, flat).tolist(),
+            "focus": col - start,
+            "window": row,
+        }
+
+    def top_examples(self, feature: int, n: int = 10, **window) -> list[dict]:
+        feature = self.check_feature(feature)
+        positions = [p for p in self.top_positions[feature] if p >= 0][:n]
+        return [self.example(feature, p, **window) for p in positions]
+
+    def quantile_examples(
+        self, feature: int, n_bins: int = 10, per_bin: int = 5, seed: int = 0, **window
+    ) -> list[dict]:
+        """Examples spread over the activation range: ``n_bins`` equal-width bins from 0 to the
+        maximum, up to ``per_bin`` random hits from each (highest bin first)."""
+        feature = self.check_feature(feature)
+        hits = np.nonzero(self.indices == feature)[0]
+        if len(hits) == 0:
+            return []
+        rows = np.searchsorted(self.indptr, hits, side="right") - 1
+        vals = self.values[hits]
+        edges = np.linspace(0, float(vals.max()), n_bins + 1)
+        which = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, n_bins - 1)
+        rng = np.random.default_rng(seed)
+        groups = []
+        for b in range(n_bins - 1, -1, -1):
+            members = np.nonzero(which == b)[0]
+            if len(members) == 0:
+                continue
+            chosen = rng.choice(members, size=min(per_bin, len(members)), replace=False)
+            groups.append(
+                {
+                    "bin": [float(edges[b]), float(edges[b + 1])],
+                    "count": len(members),
+                    "examples": [self.example(feature, int(rows[m]), **window) for m in chosen],
+                }
+            )
+        return groups
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        meta = {"version": STATS_VERSION}
+        with atomic_folder(Path(folder)) as tmp:
+            for f in fields(self):
+                value = getattr(self, f.name)
+                if isinstance(value, np.ndarray):
+                    np.save(tmp / f"{f.name}.npy", value)
+                else:
+                    meta[f.name] = value
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+        return Path(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> FeatureStats:
+        folder = Path(folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.pop("version", None) != STATS_VERSION:
+            raise ValueError(f"{folder}: statistics from another version")
+        arrays = {
+            f.name: np.load(folder / f"{f.name}.npy", mmap_mode="r", allow_pickle=False)
+            for f in fields(cls)
+            if f.name not in meta
+        }
+        stats = cls(**meta, **arrays)
+        if stats.density.shape != (stats.d_sae,) or stats.indptr[-1] != len(stats.indices):
+            raise ValueError(f"{folder}: arrays do not fit together")
+        return stats
+
+
+# -- the pass -------------------------------------------------------------------------------------
+
+
+def _merge_top(best_v, best_p, new_v, new_p, n):
+    values = torch.cat([best_v, new_v], dim=1)
+    positions = torch.cat([best_p, new_p], dim=1)
+    top_v, where = torch.topk(values, n, dim=1)
+    return top_v, torch.gather(positions, 1, where)
+
+
+def _decoder_stats(model: Model, sae: SAE) -> dict:
+    """VocabProj and decoder-cosine neighbours: no corpus needed."""
+    w_dec = sae.W_dec.detach().float().cpu()
+    norm = model.module(model.family.final_norm)
+    scale = getattr(norm, "weight", None)
+    # Gemma's RMSNorm multiplies by (1 + weight); the others by weight.
+    if scale is not None and "gemma" in model.config.model_type:
+        scale = 1 + scale
+    direction = w_dec * scale.detach().float().cpu() if scale is not None else w_dec
+    unembed = model.module(model.family.unembed).weight.detach().float().cpu()  # [vocab, d]
+    out = {k: [] for k in ("vt_i", "vt_v", "vb_i", "vb_v", "lh", "lr", "nb_i", "nb_v")}
+    unit = torch.nn.functional.normalize(w_dec, dim=1)
+    for start in range(0, sae.d_sae, 256):
+        block = direction[start : start + 256] @ unembed.T  # [chunk, vocab]
+        top = torch.topk(block, N_LOGITS, dim=1)
+        bottom = torch.topk(-block, N_LOGITS, dim=1)
+        out["vt_i"].append(top.indices)
+        out["vt_v"].append(top.values)
+        out["vb_i"].append(bottom.indices)
+        out["vb_v"].append(-bottom.values)
+        lo, hi = block.min(1).values, block.max(1).values
+        width = (hi - lo).clamp_min(1e-12)
+        bins = ((block - lo[:, None]) / width[:, None] * LOGIT_BINS).long().clamp(0, LOGIT_BINS - 1)
+        counts = torch.zeros(len(block), LOGIT_BINS, dtype=torch.int64)
+        counts.scatter_add_(1, bins, torch.ones_like(bins))
+        out["lh"].append(counts)
+        out["lr"].append(torch.stack([lo, hi], 1))
+        cos = unit[start : start + 256] @ unit.T
+        cos[torch.arange(len(cos)), torch.arange(start, start + len(cos))] = -2  # not itself
+        near = torch.topk(cos, min(N_RELATED, sae.d_sae - 1), dim=1)
+        out["nb_i"].append(near.indices)
+        out["nb_v"].append(near.values)
+    cat = {k: torch.cat(v).numpy() for k, v in out.items()}
+    return {
+        "vocab_top_ids": cat["vt_i"].astype(np.int32),
+        "vocab_top_values": cat["vt_v"].astype(np.float32),
+        "vocab_bottom_ids": cat["vb_i"].astype(np.int32),
+        "vocab_bottom_values": cat["vb_v"].astype(np.float32),
+        "logit_hist_counts": cat["lh"].astype(np.int32),
+        "logit_hist_range": cat["lr"].astype(np.float32),
+        "neighbour_ids": cat["nb_i"].astype(np.int32),
+        "neighbour_values": cat["nb_v"].astype(np.float32),
+    }
+
+
+def _cache_key(
+    model: Model, sae: SAE, site: str, corpus: Corpus, n_tokens: int, context: int
+) -> str:
+    key = json.dumps(
+        [STATS_VERSION, model.name, site, sae_fingerprint(sae), corpus.name, n_tokens, context]
+    )
+    return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+def feature_stats(
+    model: Model,
+    sae: SAE,
+    corpus: Corpus | None = None,
+    *,
+    n_tokens: int = 200_000,
+    context: int = 128,
+    batch_windows: int = 8,
+    site: str | None = None,
+    cache: bool | str | Path = True,
+    progress: bool = True,
+) -> FeatureStats:
+    """Dashboard statistics for every feature of ``sae`` over ``n_tokens`` tokens of ``corpus``
+    (default: the held-out split of the offline corpus), in one pass. Cached on disk."""
+    from saewidgets.corpus import default
+
+    site = site or sae.site
+    if site is None:
+        raise ValueError("the SAE has no site; pass site=")
+    if sae.d_in != model.site_width(site):
+        raise ValueError(f"SAE d_in={sae.d_in} but {site} is {model.site_width(site)} wide")
+    corpus = corpus if corpus is not None else default().split("heldout")
+    folder = None
+    if cache:
+        folder = (
+            Path(cache)
+            if not isinstance(cache, bool)
+            else cache_dir("stats") / _cache_key(model, sae, site, corpus, n_tokens, context)
+        )
+        if (folder / "meta.json").is_file():
+            try:
+                return FeatureStats.load(folder)
+            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+                shutil.rmtree(folder, ignore_errors=True)  # damaged: rebuild below
+
+    windows = corpus.take(model.tokenizer, n_tokens, length=context)
+    d = sae.d_sae
+    count = torch.zeros(d, dtype=torch.float64)
+    total = torch.zeros(d, dtype=torch.float64)
+    peak = torch.zeros(d)
+    hist = torch.zeros(d * (len(HIST_EDGES) - 1), dtype=torch.int64)
+    edges = torch.from_numpy(HIST_EDGES).float()
+    best_v = torch.full((d, N_TOP), -1.0)
+    best_p = torch.full((d, N_TOP), -1, dtype=torch.int64)
+    co = torch.zeros(d * d, dtype=torch.int32)
+    counts, cols, vals = [], [], []
+    content = 0
+    for start in tqdm(
+        range(0, len(windows), batch_windows), desc="feature stats", disable=not progress
+    ):
+        ids = torch.from_numpy(windows[start : start + batch_windows])
+        acts = model.read_sites(ids, torch.ones_like(ids), [site])[site]
+        keep = model.content_mask(ids).reshape(-1)
+        with torch.no_grad():
+            f = sae.encode(acts.reshape(-1, acts.shape[-1])).float().cpu()
+        f[~keep] = 0
+        content += int(keep.sum())
+        active = f > 0
+        count += active.sum(0).double()
+        total += f.sum(0).double()
+        peak = torch.maximum(peak, f.max(0).values)
+        rows, feats = active.nonzero(as_tuple=True)
+        hit_vals = f[rows, feats]
+        b = torch.bucketize(torch.log10(hit_vals), edges[1:-1])
+        hist.index_add_(0, feats * (len(HIST_EDGES) - 1) + b, torch.ones_like(b))
+        base = start * context
+        n = min(N_TOP, f.shape[0])
+        top_v, top_r = torch.topk(f.T, n, dim=1)
+        top_r = torch.where(top_v > 0, top_r + base, torch.full_like(top_r, -1))
+        top_v = torch.where(top_v > 0, top_v, torch.full_like(top_v, -1.0))
+        best_v, best_p = _merge_top(best_v, best_p, top_v, top_r, N_TOP)
+        # Co-occurrence on the same token: the binary activation matrix times its transpose.
+        binary = torch.sparse_coo_tensor(
+            torch.stack([rows, feats]), torch.ones(len(rows)), (f.shape[0], d)
+        ).coalesce()
+        pairs = torch.sparse.mm(binary.t(), binary).coalesce()
+        i, j = pairs.indices()
+        co.index_add_(0, i * d + j, pairs.values().to(torch.int32))
+        counts.append(torch.bincount(rows, minlength=f.shape[0]).numpy())
+        cols.append(feats.to(torch.int32).numpy())
+        vals.append(hit_vals.numpy().astype(np.float16))
+
+    co = co.reshape(d, d).double()
+    diag = torch.diagonal(co).clone()
+    jaccard = co / (diag[:, None] + diag[None, :] - co).clamp_min(1)
+    jaccard.fill_diagonal_(-1)
+    related = torch.topk(jaccard, min(N_RELATED, d - 1), dim=1)
+    dens = (count / max(content, 1)).float().numpy()
+    stats = FeatureStats(
+        site=site,
+        d_sae=d,
+        model_name=model.name,
+        sae_hash=sae_fingerprint(sae),
+        corpus_name=corpus.name,
+        n_tokens=content,
+        token_ids=windows.astype(np.int32),
+        indptr=np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64),
+        indices=np.concatenate(cols),
+        values=np.concatenate(vals),
+        density=dens,
+        mean_active=(total / count.clamp_min(1)).float().numpy(),
+        max_activation=peak.numpy(),
+        hist_counts=hist.reshape(d, -1).numpy().astype(np.int32),
+        top_positions=best_p.numpy(),
+        top_values=best_v.clamp_min(0).numpy(),
+        cooccur_ids=related.indices.numpy().astype(np.int32),
+        cooccur_values=related.values.float().numpy(),
+        **_decoder_stats(model, sae),
+    )
+    if folder is not None:
+        stats.save(folder)
+    return stats

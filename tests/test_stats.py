@@ -1,0 +1,129 @@
+"""sw.feature_stats on a tiny model, checked against brute force on the same windows."""
+
+import numpy as np
+import pytest
+import torch
+from tiny import tiny_model
+
+import saewidgets as sw
+from saewidgets.stats import FeatureStats, StatsMismatch, feature_stats
+
+SITE = "blocks.1.hook_resid_post"
+CORPUS = sw.corpus.from_texts(
+    [
+        f"Item {i}: the {['red', 'blue', 'green'][i % 3]} box holds {i % 11} stones."
+        for i in range(120)
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    model = tiny_model("llama", seed=5)
+    sae = sw.SAE(32, 40, "topk", k=5, site=SITE, seed=2)
+    stats = feature_stats(
+        model,
+        sae,
+        CORPUS,
+        n_tokens=1500,
+        context=32,
+        batch_windows=4,
+        cache=tmp_path_factory.mktemp("stats"),
+        progress=False,
+    )
+    ids = torch.from_numpy(stats.token_ids.astype(np.int64))
+    acts = model.read_sites(ids, torch.ones_like(ids), [SITE])[SITE]
+    dense = sae.encode(acts.reshape(-1, 32)).detach().numpy()
+    dense[~model.content_mask(ids).reshape(-1).numpy()] = 0
+    return model, sae, stats, dense
+
+
+def test_counts_and_extremes_match_brute_force(setup):
+    _, _, stats, dense = setup
+    active = dense > 0
+    n_content = stats.n_tokens
+    np.testing.assert_allclose(stats.density, active.sum(0) / n_content, rtol=1e-6)
+    np.testing.assert_allclose(stats.max_activation, dense.max(0), rtol=1e-5)
+    mean = np.where(active.sum(0) > 0, dense.sum(0) / np.maximum(active.sum(0), 1), 0)
+    np.testing.assert_allclose(stats.mean_active, mean, rtol=1e-4)
+    assert (stats.hist_counts.sum(1) == active.sum(0)).all()
+
+
+def test_top_examples_are_the_strongest_hits(setup):
+    _, _, stats, dense = setup
+    f = int(np.argmax(stats.density))
+    order = np.argsort(-dense[:, f], kind="stable")
+    expected = dense[order[: stats.top_positions.shape[1]], f]
+    got = stats.top_values[f][: len(expected)]
+    np.testing.assert_allclose(got, expected[expected > 0][: len(got)], rtol=1e-5)
+    first = stats.top_examples(f, n=1)[0]
+    assert first["values"][first["focus"]] == pytest.approx(dense[:, f].max(), rel=2e-3)
+    row, col = divmod(int(stats.top_positions[f][0]), stats.context)
+    assert first["token_ids"][first["focus"]] == int(stats.token_ids[row, col])
+
+
+def test_quantile_examples_cover_the_range(setup):
+    _, _, stats, dense = setup
+    f = int(np.argmax(stats.density))
+    groups = stats.quantile_examples(f, n_bins=5, per_bin=3)
+    assert groups and groups[0]["bin"][1] == pytest.approx(float(dense[:, f].max()), rel=2e-3)
+    assert sum(g["count"] for g in groups) == int((dense[:, f] > 0).sum())
+    for g in groups:
+        lo, hi = g["bin"]
+        for ex in g["examples"]:
+            assert lo - 1e-2 <= ex["values"][ex["focus"]] <= hi + 1e-2
+
+
+def test_related_features(setup):
+    _model, sae, stats, dense = setup
+    active = (dense > 0).astype(np.float64)
+    co = active.T @ active
+    diag = np.diag(co)
+    jac = co / np.maximum(diag[:, None] + diag[None, :] - co, 1)
+    np.fill_diagonal(jac, -1)
+    f = int(np.argmax(stats.density))
+    np.testing.assert_allclose(stats.cooccur_values[f], np.sort(jac[f])[::-1][:12], rtol=1e-6)
+    unit = sae.W_dec.detach() / sae.W_dec.detach().norm(dim=1, keepdim=True)
+    cos = (unit @ unit.T).numpy()
+    np.fill_diagonal(cos, -2)
+    assert list(stats.neighbour_ids[f]) == list(np.argsort(-cos[f], kind="stable")[:12])
+
+
+def test_vocab_projection(setup):
+    model, sae, stats, _ = setup
+    norm = model.hf_model.model.norm.weight.detach()
+    logits = (sae.W_dec.detach() * norm) @ model.hf_model.lm_head.weight.detach().T
+    f = 7
+    assert list(stats.vocab_top_ids[f]) == list(torch.topk(logits[f], 12).indices.numpy())
+    assert list(stats.vocab_bottom_ids[f]) == list(torch.topk(-logits[f], 12).indices.numpy())
+    assert stats.logit_hist_counts[f].sum() == model.vocab_size
+
+
+def test_cached_second_call_and_damaged_cache(setup, tmp_path):
+    model, sae, _, _ = setup
+    first = feature_stats(
+        model, sae, CORPUS, n_tokens=600, context=32, cache=tmp_path, progress=False
+    )
+    stamp = (tmp_path / "density.npy").stat().st_mtime_ns
+    again = feature_stats(
+        model, sae, CORPUS, n_tokens=600, context=32, cache=tmp_path, progress=False
+    )
+    assert (tmp_path / "density.npy").stat().st_mtime_ns == stamp  # read, not rebuilt
+    np.testing.assert_array_equal(again.density, first.density)
+    (tmp_path / "indptr.npy").write_bytes(b"garbage")
+    rebuilt = feature_stats(
+        model, sae, CORPUS, n_tokens=600, context=32, cache=tmp_path, progress=False
+    )
+    np.testing.assert_array_equal(rebuilt.density, first.density)
+    assert isinstance(FeatureStats.load(tmp_path), FeatureStats)
+
+
+def test_bad_input(setup):
+    model, sae, stats, _ = setup
+    with pytest.raises(IndexError, match="feature 40 is out of range.*0..39"):
+        stats.top_examples(40)
+    stats.check_sae(sae)
+    with pytest.raises(StatsMismatch, match="different SAE"):
+        stats.check_sae(sw.SAE(32, 40, "topk", k=5, site=SITE, seed=3))
+    with pytest.raises(ValueError, match="no site"):
+        feature_stats(model, sw.SAE(32, 40, "relu"), CORPUS, n_tokens=100, cache=False)
