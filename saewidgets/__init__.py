@@ -10,6 +10,7 @@
 
 from saewidgets import corpus
 from saewidgets.evaluate import EvalReport, evaluate, evaluate_many
+from saewidgets.explain import Labels, auto_labels, explain_with
 from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
 from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
 from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
@@ -25,6 +26,7 @@ __all__ = [
     "EvalReport",
     "FeatureStats",
     "FeatureTrace",
+    "Labels",
     "Model",
     "ModelLoadError",
     "RemoteUnavailable",
@@ -38,9 +40,11 @@ __all__ = [
     "TrainResult",
     "UnsupportedArchitecture",
     "__version__",
+    "auto_labels",
     "corpus",
     "evaluate",
     "evaluate_many",
+    "explain_with",
     "feature_stats",
     "link",
     "load_model",
