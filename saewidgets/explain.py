@@ -106,13 +106,13 @@ def _f1(stats, keys, windows, score_mask, sets) -> np.ndarray:
     feats = stats.indices.astype(np.int64)
     in_score = score_mask[windows]
     hits = in_score[rows]
-    member = {(f, k) for f, s in enumerate(sets) for k in s}
-    tp = np.zeros(stats.d_sae)
-    for f, k in zip(feats[hits], keys[rows[hits]], strict=True):
-        if (int(f), int(k)) in member:
-            tp[f] += 1
-    fires = np.bincount(feats[hits], minlength=stats.d_sae).astype(np.float64)
-    key_counts: dict[int, int] = {}
+    hit_f, hit_k = feats[hits], keys[rows[hits]]
+    # (feature, key) pairs as one integer each, so membership is one vectorised lookup.
+    span = int(max(keys.max(), max((max(x) for x in sets if x), default=0))) + 2
+    members = np.array([f * span + k for f, s in enumerate(sets) for k in s], dtype=np.int64)
+    is_member = np.isin(hit_f * span + hit_k, members)
+    tp = np.bincount(hit_f[is_member], minlength=stats.d_sae).astype(np.float64)
+    fires = np.bincount(hit_f, minlength=stats.d_sae).astype(np.float64)
     vals, counts = np.unique(keys[in_score & (keys >= 0)], return_counts=True)
     key_counts = dict(zip(vals.tolist(), counts.tolist(), strict=True))
     predicted = np.array([sum(key_counts.get(k, 0) for k in s) for s in sets], dtype=np.float64)

@@ -126,9 +126,6 @@ class Model:
         """Token ids of one text, with the special tokens the tokenizer adds by default."""
         return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
-    def special_ids(self) -> set[int]:
-        return set(self.tokenizer.all_special_ids)
-
     def content_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Positions whose activations describe text: not the first position of a window (an
         attention sink with a huge norm) and not a BOS or pad token. Training and evaluation

@@ -145,9 +145,3 @@ def resolve(name: str, family: Family, n_layers: int) -> Site:
     if kind == "hook_mlp_out":
         return Site(name, layer, kind, f"{block}.{family.mlp_out}", "output")
     return Site(name, layer, kind, f"{block}.{family.mlp}", "input")
-
-
-def layer_of(name: str) -> int | None:
-    """The block index in a site name, or None when the name is not a site."""
-    match = _SITE_RE.match(name) if isinstance(name, str) else None
-    return int(match.group(1)) if match else None
