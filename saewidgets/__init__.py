@@ -17,13 +17,15 @@ from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
 from saewidgets.stats import FeatureStats, StatsMismatch, feature_stats
 from saewidgets.trace import FeatureTrace, SiteFeatures, trace
-from saewidgets.widgets import TokenHeatmap, link
+from saewidgets.widgets import FeatureBrowser, FeatureDashboard, TokenHeatmap, link
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SAE",
     "EvalReport",
+    "FeatureBrowser",
+    "FeatureDashboard",
     "FeatureStats",
     "FeatureTrace",
     "Labels",

@@ -26,13 +26,14 @@ from saewidgets.cache import atomic_folder, cache_dir
 from saewidgets.corpus import Corpus
 from saewidgets.model import Model
 from saewidgets.sae.core import SAE
+from saewidgets.tokens import TokenDecoder
 
 HIST_EDGES = np.linspace(-4.0, 3.0, 57)  # log10 activation, 1e-4 .. 1e3
 N_TOP = 24
 N_RELATED = 12
 N_LOGITS = 12
 LOGIT_BINS = 40
-STATS_VERSION = 1
+STATS_VERSION = 2
 
 
 class StatsMismatch(ValueError):
@@ -82,6 +83,11 @@ class FeatureStats:
     cooccur_ids: np.ndarray  # [d_sae, N_RELATED] most co-active (Jaccard)
     cooccur_values: np.ndarray
     hist_edges: np.ndarray = field(default_factory=lambda: HIST_EDGES.copy())
+    vocab: list[str] = field(default_factory=list)  # display text of every token id
+
+    def token_text(self, token_id: int) -> str:
+        token_id = int(token_id)
+        return self.vocab[token_id] if 0 <= token_id < len(self.vocab) else f"<id {token_id}>"
 
     def __repr__(self) -> str:
         dead = float((self.density == 0).mean())
@@ -252,6 +258,12 @@ def _decoder_stats(model: Model, sae: SAE) -> dict:
     }
 
 
+def _vocab(model: Model) -> list[str]:
+    # Stored with the statistics so dashboards render examples without the tokenizer.
+    decoder = TokenDecoder(model.tokenizer)
+    return decoder.texts(range(len(model.tokenizer)))
+
+
 def _cache_key(
     model: Model, sae: SAE, site: str, corpus: Corpus, n_tokens: int, context: int
 ) -> str:
@@ -382,6 +394,7 @@ def feature_stats(
         top_values=best_v.clamp_min(0).numpy(),
         cooccur_ids=related.indices.numpy().astype(np.int32),
         cooccur_values=related.values.float().numpy(),
+        vocab=_vocab(model),
         **_decoder_stats(model, sae),
     )
     if folder is not None:

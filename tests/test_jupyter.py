@@ -1,4 +1,4 @@
-"""The heatmap inside real JupyterLab and Notebook 7 servers, driven by headless Chromium."""
+"""Widgets inside real JupyterLab and Notebook 7 servers, driven by headless Chromium."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -52,18 +53,18 @@ def _wait_for_server(url: str, proc: subprocess.Popen, deadline_s: float = 120) 
     raise TimeoutError(f"no answer from {url} within {deadline_s} s")
 
 
-@pytest.fixture(params=["lab", "notebook"])
-def server(request, tmp_path):
-    app = request.param
+@contextmanager
+def _serve(app: str, tmp_path: Path, cells: list[str]):
+    """A Jupyter server on loopback with one notebook of ``cells``; yields its URL."""
     port = _free_port()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    nbformat.write(nb, tmp_path / "heatmap.ipynb")
+    nbformat.write(nb, tmp_path / "test.ipynb")
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
@@ -87,8 +88,8 @@ def server(request, tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_server(url, proc)
-        path = "/lab/tree/heatmap.ipynb" if app == "lab" else "/notebooks/heatmap.ipynb"
-        yield app, url + path
+        path = "/lab/tree/test.ipynb" if app == "lab" else "/notebooks/test.ipynb"
+        yield url + path
     finally:
         proc.terminate()
         try:
@@ -97,25 +98,35 @@ def server(request, tmp_path):
             proc.kill()
 
 
+@pytest.fixture(params=["lab", "notebook"])
+def server(request, tmp_path):
+    with _serve(request.param, tmp_path, CELLS) as url:
+        yield request.param, url
+
+
+def _run_all(page, app: str, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook")
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        dialog.wait_for(timeout=5000)  # "Select Kernel" appears on some first opens
+        dialog.click()
+    except Exception:
+        pass
+    if app == "lab":  # wait for the kernel before running (Notebook 7 queues the run)
+        page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000
+        )
+    page.click("text=Run", timeout=30_000)
+    page.click("text=Run All Cells")
+
+
 def test_heatmap_in_jupyter(server):
     app, url = server
     with browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         watch = PageWatch(page, block_network=False)
-        page.goto(url)
-        page.wait_for_selector(".jp-Notebook")
-        dialog = page.locator(".jp-Dialog .jp-mod-accept")
-        try:
-            dialog.wait_for(timeout=5000)  # "Select Kernel" appears on some first opens
-            dialog.click()
-        except Exception:
-            pass
-        if app == "lab":  # wait for the kernel before running (Notebook 7 queues the run)
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000
-            )
-        page.click("text=Run", timeout=30_000)
-        page.click("text=Run All Cells")
+        _run_all(page, app, url)
         page.wait_for_selector(".saew-heatmap[data-ready='true']", timeout=120_000)
         page.hover(".saew-docs .saew-tok >> nth=3")
         page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-feature")
@@ -124,5 +135,45 @@ def test_heatmap_in_jupyter(server):
         chip.click()
         # The kernel-side observer prints into an Output widget: the Python trait changed.
         page.wait_for_selector(f"text=python sees feature {feature}", timeout=60_000)
+        foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
+        assert foreign == []
+
+
+DASHBOARD_CELLS = [
+    f"import sys; sys.path.insert(0, {str(TESTS)!r})",
+    "import saewidgets as sw\nfrom tiny import tiny_model\n"
+    "model = tiny_model('llama', seed=5)\n"
+    "sae = sw.SAE(32, 40, 'topk', k=5, site='blocks.1.hook_resid_post', seed=2)\n"
+    "texts = [f'Item {i}: the red box holds {i % 11} stones.' for i in range(60)]\n"
+    "stats = sw.feature_stats(model, sae, sw.corpus.from_texts(texts), n_tokens=800,"
+    " context=32, cache=False, progress=False)\n"
+    "w = sw.FeatureDashboard(stats, model=model, sae=sae)\nw",
+]
+
+
+def test_dashboard_in_jupyterlab(tmp_path):
+    """Live kernel round-trips: a clicked neighbour's card and typed text's activations."""
+    with _serve("lab", tmp_path, DASHBOARD_CELLS) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        watch = PageWatch(page, block_network=False)
+        _run_all(page, "lab", url)
+        card = page.wait_for_selector(".saew-dashboard .saew-card", timeout=120_000)
+        first = card.get_attribute("data-feature")
+        neighbour = page.locator(".saew-related-item").first
+        target = neighbour.get_attribute("data-feature")
+        assert target != first
+        neighbour.click()
+        # the card for the clicked feature can only come from the kernel (nothing precomputed)
+        page.wait_for_selector(f".saew-card[data-feature='{target}']", timeout=60_000)
+        page.fill(".saew-query", "the red box holds 7 stones")
+        page.press(".saew-query", "Enter")
+        page.wait_for_selector(
+            ".saew-probe-status[data-busy='false']", state="attached", timeout=60_000
+        )
+        page.wait_for_selector(".saew-test-result .saew-probe-tokens .saew-tok", timeout=60_000)
+        summary = page.inner_text(".saew-test-summary")
+        assert f"#{target}" in summary
+        n_tokens = page.locator(".saew-test-result .saew-probe-tokens .saew-tok").count()
+        assert n_tokens == len("the red box holds 7 stones")  # byte tokenizer: one per char
         foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
         assert foreign == []

@@ -1,6 +1,8 @@
 """Notebook views (anywidget). Each one also exports itself to a self-contained HTML file."""
 
 from saewidgets.widgets.base import SAEWidget, link
+from saewidgets.widgets.dashboard import FeatureDashboard
+from saewidgets.widgets.feature_browser import FeatureBrowser
 from saewidgets.widgets.heatmap import TokenHeatmap
 
-__all__ = ["SAEWidget", "TokenHeatmap", "link"]
+__all__ = ["FeatureBrowser", "FeatureDashboard", "SAEWidget", "TokenHeatmap", "link"]

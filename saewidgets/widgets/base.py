@@ -43,19 +43,22 @@ class SAEWidget(anywidget.AnyWidget):
         )
         return {name: getattr(self, name) for name in sorted(names)}
 
-    def to_html(self, path: str | os.PathLike | None = None, *, title: str = "saewidgets") -> str:
+    def to_html(
+        self, path: str | os.PathLike | None = None, *, title: str = "saewidgets", **export
+    ) -> str:
         """One self-contained HTML file: bundle, CSS and state inlined, no network requests.
 
         Everything that needs a kernel (running the model) is disabled in the page; selection,
         hovering and everything computed from the state keep working. Returns the HTML and
-        writes it to ``path`` when given.
+        writes it to ``path`` when given. Widget-specific ``export`` options (for example the
+        ``features`` a dashboard page carries) are documented on each widget.
         """
         from saewidgets.widgets.html_export import render_page
 
         page = render_page(
             bundle=_static(f"{self._bundle}.js").read_text(encoding="utf-8"),
             css=_static(f"{self._bundle}.css").read_text(encoding="utf-8"),
-            state=self._state_for_export(),
+            state=self._state_for_export(**export),
             title=title,
         )
         if path is not None:

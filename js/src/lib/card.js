@@ -1,0 +1,156 @@
+// The panels of one feature's dashboard, drawn from a card (see saewidgets/widgets/cards.py).
+import { exampleRow, valueTooltips } from "./examples.js";
+import { barChart } from "./histogram.js";
+import { h } from "./dom.js";
+import { fmt } from "./format.js";
+import { visibleText } from "./tokens.js";
+
+const ORANGE = "rgb(230,97,1)";
+const PURPLE = "rgb(94,60,153)";
+
+export function percent(x) {
+  if (x === 0) return "0%";
+  const p = x * 100;
+  return p >= 1 ? `${p.toFixed(1)}%` : `${p.toPrecision(2)}%`;
+}
+
+function panel(title, ...children) {
+  return h("section", { class: "saew-panel" }, h("h4", { class: "saew-panel-title" }, title), ...children);
+}
+
+function header(card) {
+  const facts = card.dead
+    ? [h("span", { class: "saew-dead" }, `never fired on ${card.n_tokens.toLocaleString()} tokens`)]
+    : [
+        h("span", {}, `density ${percent(card.density)}`),
+        h("span", {}, `max ${fmt(card.max)}`),
+        h("span", {}, `mean when active ${fmt(card.mean)}`),
+      ];
+  return h(
+    "header",
+    { class: "saew-card-head" },
+    h("div", { class: "saew-card-title" }, h("span", { class: "saew-card-id" }, `#${card.feature}`), " ",
+      h("span", { class: "saew-card-label" }, card.label || "(no label)")),
+    h(
+      "div",
+      { class: "saew-card-facts" },
+      ...facts,
+      !card.dead && card.label_score !== null && card.label_score !== undefined && card.label
+        ? h("span", { title: "F1 of the label's tokens predicting activation on held-out text" }, `label F1 ${card.label_score.toFixed(2)}`)
+        : null,
+      h("span", { class: "saew-muted" }, card.site),
+    ),
+  );
+}
+
+function activationPanel(card) {
+  const { edges, counts } = card.hist;
+  const n = counts.length;
+  return panel(
+    "Activation histogram (log-spaced bins)",
+    barChart({
+      counts,
+      colour: () => ORANGE,
+      describe: (i) => `${fmt(edges[i])} – ${fmt(edges[i + 1])}: ${counts[i]} tokens`,
+      ticks: [[0, fmt(edges[0])], [1, fmt(edges[n])]],
+      label: "activation histogram",
+    }),
+  );
+}
+
+function logitTable(rows, cls) {
+  return h(
+    "table",
+    { class: `saew-logits ${cls}` },
+    h("tbody", {}, rows.map(([tok, v]) => h("tr", {}, h("td", { class: "saew-logit-tok" }, visibleText(tok)), h("td", { class: "saew-num" }, fmt(v))))),
+  );
+}
+
+function logitPanel(card) {
+  const { counts, range } = card.logits.hist;
+  const [lo, hi] = range;
+  const n = counts.length;
+  const edge = (i) => lo + ((hi - lo) * i) / n;
+  const zero = hi > lo ? (0 - lo) / (hi - lo) : 0.5;
+  return panel(
+    "Logit effects (decoder direction through the unembedding)",
+    h(
+      "div",
+      { class: "saew-logit-grid" },
+      h("div", {}, h("div", { class: "saew-muted" }, "suppressed"), logitTable(card.logits.bottom, "saew-neg")),
+      h("div", {}, h("div", { class: "saew-muted" }, "promoted"), logitTable(card.logits.top, "saew-pos")),
+    ),
+    barChart({
+      counts,
+      colour: (i) => (edge(i + 1) <= 0 ? PURPLE : edge(i) >= 0 ? ORANGE : "gray"),
+      describe: (i) => `${fmt(edge(i))} – ${fmt(edge(i + 1))}: ${counts[i]} tokens`,
+      ticks: [[0, fmt(lo)], ...(zero > 0.1 && zero < 0.9 ? [[zero, "0"]] : []), [1, fmt(hi)]],
+      label: "logit effect histogram",
+    }),
+  );
+}
+
+function relatedPanel(title, rows, what, onSelect) {
+  if (!rows.length) return panel(title, h("div", { class: "saew-empty" }, "none"));
+  return panel(
+    title,
+    h(
+      "ul",
+      { class: "saew-related" },
+      rows.map(([f, v, label, density]) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            { class: "saew-related-item", dataset: { feature: f }, onclick: () => onSelect(f), title: `density ${percent(density)}` },
+            h("span", { class: "saew-tip-id" }, `#${f}`),
+            h("span", { class: "saew-tip-label" }, label || ""),
+            h("span", { class: "saew-num" }, `${what} ${v.toFixed(2)}`),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function examplesPanel(card) {
+  const top = card.top.map((ex) => exampleRow(ex, card.max));
+  const groups = card.quantiles.map((g, i) =>
+    h(
+      "details",
+      { class: "saew-quantile", open: i === 0 ? true : undefined },
+      h("summary", {}, `${fmt(g.bin[0])} – ${fmt(g.bin[1])}`, h("span", { class: "saew-muted" }, ` · ${g.count.toLocaleString()} tokens`)),
+      g.examples.map((ex) => exampleRow(ex, card.max)),
+    ),
+  );
+  return [
+    panel("Top activations", h("div", { class: "saew-examples saew-top-examples" }, top)),
+    panel("Across the activation range", h("div", { class: "saew-examples saew-quantiles" }, groups)),
+  ];
+}
+
+/** The whole dashboard body for one card. `onSelect(feature)` opens another feature. */
+export function renderCard(card, { onSelect, tooltip, extra = [] }) {
+  const body = h("div", { class: "saew-card", dataset: { feature: card.feature } }, header(card));
+  if (card.dead) {
+    body.append(
+      h(
+        "div",
+        { class: "saew-banner saew-dead-banner" },
+        "This feature never fired on the statistics corpus, so there are no examples or histogram. " +
+          "Its decoder direction still has logit effects, shown below.",
+      ),
+    );
+  }
+  body.append(...extra);
+  const grid = h("div", { class: "saew-card-grid" });
+  if (!card.dead) grid.append(activationPanel(card));
+  grid.append(logitPanel(card));
+  grid.append(relatedPanel("Nearest features (decoder cosine)", card.neighbours, "cos", onSelect));
+  if (!card.dead) grid.append(relatedPanel("Fire together (Jaccard)", card.cooccur, "J", onSelect));
+  body.append(grid);
+  if (!card.dead) body.append(...examplesPanel(card));
+  valueTooltips(body, tooltip);
+  return body;
+}

@@ -1,0 +1,39 @@
+// Token rows shaded by one feature's activation; hovering a token shows its value.
+import { sequential } from "./colors.js";
+import { h } from "./dom.js";
+import { fmt } from "./format.js";
+import { tokenNode, tokenSpan, visibleText } from "./tokens.js";
+
+/** One example: {tokens, values, focus}; `scale` is the activation that gets full colour. */
+export function exampleRow(example, scale, attrs = {}) {
+  const row = h("div", { class: "saew-example", ...attrs });
+  example.tokens.forEach((text, i) => {
+    const span = i === example.focus ? tokenNode(text) : tokenSpan(text);
+    const v = example.values[i] || 0;
+    if (v > 0 && scale > 0) span.style.background = sequential(v / scale);
+    if (i === example.focus) span.classList.add("saew-focus");
+    span.saewValue = v;
+    span.saewText = text;
+    row.appendChild(span);
+  });
+  return row;
+}
+
+/** Delegated hover: any token with a value under `container` shows it in `tooltip`. */
+export function valueTooltips(container, tooltip) {
+  container.addEventListener("mouseover", (event) => {
+    const span = event.target.closest ? event.target.closest(".saew-tok") : null;
+    if (!span || span.saewValue === undefined) return;
+    tooltip.show(
+      span,
+      h(
+        "div",
+        { class: "saew-tip-value-box" },
+        h("span", { class: "saew-tip-token" }, visibleText(span.saewText)),
+        " ",
+        h("span", { class: "saew-tip-value" }, span.saewValue > 0 ? fmt(span.saewValue) : "0 (not active)"),
+      ),
+    );
+  });
+  container.addEventListener("mouseleave", () => tooltip.hide());
+}

@@ -1,0 +1,127 @@
+"""Feature cards: the small, JSON-ready summary of one feature that dashboards draw.
+
+A card holds only what the panels show (a few dozen short examples, two histograms, a few
+lists), so it is cheap to send on every selection change and to inline in exported pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from saewidgets.explain import Labels
+from saewidgets.stats import FeatureStats
+
+N_TOP_EXAMPLES = 12
+N_QUANTILE_BINS = 10
+PER_BIN = 4
+N_RELATED_SHOWN = 8
+LEFT, RIGHT = 20, 6
+
+
+def label_lookup(labels: Labels | Mapping | None, d_sae: int):
+    """A function feature → (label, score or None) from a `Labels`, a mapping or nothing."""
+    if labels is None:
+        return lambda f: ("", None)
+    if isinstance(labels, Labels):
+        if len(labels.auto) != d_sae:
+            raise ValueError(f"labels cover {len(labels.auto)} features but the SAE has {d_sae}")
+
+        def from_labels(f: int):
+            user = labels.user.get(f)
+            return (user, None) if user else (labels.auto[f], float(labels.score[f]))
+
+        return from_labels
+    if not isinstance(labels, Mapping):
+        raise TypeError(f"labels must be sw.Labels or a mapping id → text, not {type(labels)}")
+    table = {int(k): str(v) for k, v in labels.items()}
+    return lambda f: (table.get(f, ""), None)
+
+
+def _round(values) -> list[float]:
+    return [float(f"{v:.4g}") for v in np.asarray(values, dtype=np.float64)]
+
+
+def _example(stats: FeatureStats, ex: dict) -> dict:
+    return {
+        "tokens": [stats.token_text(t) for t in ex["token_ids"]],
+        "values": _round(ex["values"]),
+        "focus": ex["focus"],
+    }
+
+
+def _related(ids, values, lookup, density) -> list[list]:
+    out = []
+    for f, v in zip(ids, values, strict=True):
+        if f < 0 or len(out) >= N_RELATED_SHOWN:
+            continue
+        out.append([int(f), float(f"{v:.3g}"), lookup(int(f))[0], float(density[f])])
+    return out
+
+
+def feature_card(stats: FeatureStats, feature: int, lookup) -> dict:
+    """Everything the dashboard panels need for one feature."""
+    f = stats.check_feature(feature)
+    label, score = lookup(f)
+    dead = bool(stats.density[f] == 0)
+    card = {
+        "feature": f,
+        "site": stats.site,
+        "label": label,
+        "label_score": score,
+        "dead": dead,
+        "density": float(stats.density[f]),
+        "max": float(stats.max_activation[f]),
+        "mean": float(stats.mean_active[f]),
+        "n_tokens": int(stats.n_tokens),
+        "logits": {
+            "top": [
+                [stats.token_text(t), float(f"{v:.3g}")]
+                for t, v in zip(stats.vocab_top_ids[f], stats.vocab_top_values[f], strict=True)
+            ],
+            "bottom": [
+                [stats.token_text(t), float(f"{v:.3g}")]
+                for t, v in zip(
+                    stats.vocab_bottom_ids[f], stats.vocab_bottom_values[f], strict=True
+                )
+            ],
+            "hist": {
+                "counts": stats.logit_hist_counts[f].tolist(),
+                "range": _round(stats.logit_hist_range[f]),
+            },
+        },
+        "neighbours": _related(
+            stats.neighbour_ids[f], stats.neighbour_values[f], lookup, stats.density
+        ),
+        "cooccur": [],
+        "hist": None,
+        "top": [],
+        "quantiles": [],
+    }
+    if dead:
+        return card  # nothing fired: no histogram, examples or co-occurrence to show
+    counts = stats.hist_counts[f]
+    nonzero = np.nonzero(counts)[0]
+    lo, hi = int(nonzero[0]), int(nonzero[-1]) + 1
+    card["hist"] = {
+        # 10**edge is the activation at each bin edge; only the occupied range is sent.
+        "edges": _round(10.0 ** stats.hist_edges[lo : hi + 1]),
+        "counts": counts[lo:hi].tolist(),
+    }
+    card["cooccur"] = [
+        row
+        for row in _related(stats.cooccur_ids[f], stats.cooccur_values[f], lookup, stats.density)
+        if row[1] > 0
+    ]
+    window = {"left": LEFT, "right": RIGHT}
+    card["top"] = [_example(stats, ex) for ex in stats.top_examples(f, N_TOP_EXAMPLES, **window)]
+    card["quantiles"] = [
+        {
+            "bin": _round(group["bin"]),
+            "count": group["count"],
+            "examples": [_example(stats, ex) for ex in group["examples"]],
+        }
+        for group in stats.quantile_examples(f, N_QUANTILE_BINS, PER_BIN, **window)
+    ]
+    return card

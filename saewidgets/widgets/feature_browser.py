@@ -1,0 +1,75 @@
+"""`sw.FeatureBrowser`: find features by typed text, label or token, then open their dashboard."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import traitlets
+
+from saewidgets.model import Model
+from saewidgets.sae.core import SAE
+from saewidgets.stats import FeatureStats
+from saewidgets.widgets.base import STATIC
+from saewidgets.widgets.features import FeatureView
+from saewidgets.widgets.packing import pack
+
+N_CATALOG_TOKENS = 3
+
+
+class FeatureBrowser(FeatureView):
+    """Search an SAE's features and open their dashboards in the same widget.
+
+    - type text: the features that fire on it most, overall and per token (hover a token);
+    - filter by label or by promoted token, sort by density, maximum or id;
+    - click a feature: its dashboard replaces the list ("back" returns).
+
+    ``selected_feature`` is shared with `TokenHeatmap` through `sw.link`.
+    """
+
+    _bundle = "browser"
+    _esm = STATIC / "browser.js"
+    _css = STATIC / "browser.css"
+
+    _catalog = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        model: Model | None,
+        sae: SAE | None,
+        stats: FeatureStats,
+        *,
+        labels="auto",
+        feature: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(stats, model=model, sae=sae, labels=labels, feature=feature, **kwargs)
+        promoted = [
+            " ".join(stats.token_text(t).strip() or repr(stats.token_text(t)) for t in row)
+            for row in np.asarray(stats.vocab_top_ids)[:, :N_CATALOG_TOKENS]
+        ]
+        self._catalog = {
+            "density": pack(np.asarray(stats.density), "float32"),
+            "max": pack(np.asarray(stats.max_activation), "float32"),
+            "labels": [self._lookup(f)[0] for f in range(stats.d_sae)],
+            "promoted": promoted,
+        }
+
+    def _export_features(self) -> list[int]:
+        chosen = super()._export_features()
+        chosen += [row[0] for row in self._probe.get("top", [])]
+        if len(chosen) < 2:  # nothing typed or selected yet: the most frequent features
+            chosen += np.argsort(-np.asarray(self._stats.density))[:24].tolist()
+        return chosen
+
+    def to_html(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        title: str = "saewidgets feature browser",
+        features: list[int] | None = None,
+    ) -> str:
+        """A self-contained page listing ``features`` with their dashboards (default: the
+        shown feature, its relatives and the features of the last typed text). The last typed
+        text's result is kept; typing new text needs a kernel."""
+        return super().to_html(path, title=title, features=features)

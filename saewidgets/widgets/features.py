@@ -1,0 +1,140 @@
+"""What the feature dashboard and the feature browser share: cards on demand, live text probes."""
+
+from __future__ import annotations
+
+import traitlets
+
+from saewidgets.explain import Labels, auto_labels
+from saewidgets.model import Model
+from saewidgets.sae.core import SAE
+from saewidgets.stats import FeatureStats
+from saewidgets.tokens import TokenDecoder
+from saewidgets.widgets.base import SAEWidget
+from saewidgets.widgets.cards import feature_card, label_lookup
+from saewidgets.widgets.probe import ProbeError, probe_text
+
+
+class FeatureView(SAEWidget):
+    """Base of `FeatureDashboard` and `FeatureBrowser`.
+
+    The kernel sends one feature card at a time (``_card``, rebuilt when ``selected_feature``
+    changes) and answers typed text (``query``) with per-token activations (``_probe``).
+    Exported pages carry a fixed set of cards instead (``_cards``) and no kernel.
+    """
+
+    site = traitlets.Unicode().tag(sync=True)
+    d_sae = traitlets.Int().tag(sync=True)
+    query = traitlets.Unicode("", help="text to run through the model (the live box)").tag(
+        sync=True
+    )
+    _card = traitlets.Dict().tag(sync=True)
+    _cards = traitlets.Dict().tag(sync=True)  # only filled in exported pages
+    _probe = traitlets.Dict().tag(sync=True)
+    _probe_error = traitlets.Unicode("").tag(sync=True)
+    _answered = traitlets.Int(0).tag(sync=True)  # bumped after every query, error or not
+    _live = traitlets.Bool(True).tag(sync=True)
+    _meta = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        stats: FeatureStats,
+        *,
+        model: Model | None = None,
+        sae: SAE | None = None,
+        labels: Labels | dict | str | None = "auto",
+        feature: int | None = None,
+        **kwargs,
+    ) -> None:
+        if not isinstance(stats, FeatureStats):
+            raise TypeError(
+                f"{type(self).__name__} needs FeatureStats (from sw.feature_stats), "
+                f"got {type(stats).__name__}"
+            )
+        if sae is not None:
+            stats.check_sae(sae)  # StatsMismatch when they belong to different SAEs
+        if (model is None) != (sae is None):
+            raise ValueError("pass both model= and sae= for the live text box, or neither")
+        if labels == "auto":
+            labels = auto_labels(stats, model.tokenizer) if model is not None else None
+        self._stats = stats
+        self._model = model
+        self._sae = sae
+        self._labels = labels
+        self._lookup = label_lookup(labels, stats.d_sae)
+        self._decoder = TokenDecoder(model.tokenizer) if model is not None else None
+        if feature is None:
+            feature = int(stats.density.argmax())  # an informative first view, never a dead one
+        super().__init__(
+            site=stats.site,
+            d_sae=stats.d_sae,
+            _live=model is not None,
+            _meta={
+                "model": stats.model_name,
+                "corpus": stats.corpus_name,
+                "n_tokens": int(stats.n_tokens),
+                "dead_fraction": float((stats.density == 0).mean()),
+            },
+            **kwargs,
+        )
+        self.selected_feature = stats.check_feature(feature)  # the observer sends its card
+
+    @property
+    def stats(self) -> FeatureStats:
+        return self._stats
+
+    @property
+    def labels(self):
+        return self._labels
+
+    def card(self, feature: int) -> dict:
+        """The data the dashboard panels show for ``feature``."""
+        return feature_card(self._stats, feature, self._lookup)
+
+    @traitlets.validate("selected_feature")
+    def _check_feature(self, proposal):
+        value = proposal["value"]
+        if value != -1 and not 0 <= value < self._stats.d_sae:
+            raise traitlets.TraitError(
+                f"feature {value} is out of range: this SAE has features "
+                f"0..{self._stats.d_sae - 1} (or -1 for none)"
+            )
+        return value
+
+    @traitlets.observe("selected_feature")
+    def _send_card(self, change) -> None:
+        self._card = self.card(change["new"]) if change["new"] >= 0 else {}
+
+    @traitlets.observe("query")
+    def _run_query(self, change) -> None:
+        try:
+            if self._model is None:
+                raise ProbeError("the live text box needs model= and sae= (and a running kernel)")
+            probe = probe_text(self._model, self._sae, self.site, change["new"], self._decoder)
+        except ProbeError as error:
+            self._probe_error = str(error)  # the last good result stays on screen
+        else:
+            self._probe_error = ""
+            self._probe = probe
+        finally:
+            self._answered += 1
+
+    # -- export --------------------------------------------------------------------------------
+
+    def _export_features(self) -> list[int]:
+        """Features whose cards an exported page carries by default."""
+        chosen = [self.selected_feature] if self.selected_feature >= 0 else []
+        card = self._card or {}
+        chosen += [row[0] for row in card.get("neighbours", []) + card.get("cooccur", [])]
+        return chosen
+
+    def _state_for_export(self, features: list[int] | None = None) -> dict:
+        state = super()._state_for_export()
+        chosen = self._export_features() if features is None else list(features)
+        for f in chosen:
+            self._stats.check_feature(f)
+        state["_cards"] = {str(f): self.card(f) for f in dict.fromkeys(int(f) for f in chosen)}
+        state["_live"] = False
+        if state["_cards"] and self.selected_feature not in {int(f) for f in state["_cards"]}:
+            state["selected_feature"] = int(next(iter(state["_cards"])))
+            state["_card"] = state["_cards"][str(state["selected_feature"])]
+        return state
