@@ -32,3 +32,7 @@ def test_notebook_executes(path, tmp_path):
         assert "FeatureTrace(2 docs" in text
         page = tmp_path / "quickstart-heatmap.html"
         assert page.is_file() and "saew-bundle" in page.read_text()
+    if path.name == "dashboards.ipynb":
+        assert "FeatureStats(blocks.9.hook_resid_post, 4608 features" in text
+        for name in ("dashboard.html", "browser.html"):
+            assert "saew-bundle" in (tmp_path / name).read_text()

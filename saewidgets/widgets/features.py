@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import traitlets
 
 from saewidgets.explain import Labels, auto_labels
@@ -117,6 +118,23 @@ class FeatureView(SAEWidget):
             self._probe = probe
         finally:
             self._answered += 1
+
+    def probe(self, text: str) -> pd.DataFrame:
+        """Run ``text`` through the model as the live box does (the widget shows the result
+        too) and return its strongest features: feature, activation (max), n_tokens, label."""
+        if self.query != text:
+            self.query = text
+        if self._probe_error:
+            raise ValueError(self._probe_error)
+        rows = self._probe.get("top", [])
+        return pd.DataFrame(
+            {
+                "feature": [r[0] for r in rows],
+                "activation": [r[1] for r in rows],
+                "n_tokens": [r[2] for r in rows],
+                "label": [self._lookup(r[0])[0] for r in rows],
+            }
+        )
 
     # -- export --------------------------------------------------------------------------------
 
