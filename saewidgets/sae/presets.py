@@ -7,7 +7,7 @@ from saewidgets.sae.train import TrainConfig
 EMBEDDED = {
     "sites": [f"blocks.{layer}.hook_resid_post" for layer in (3, 9, 15, 21, 27)],
     "n_tokens": 1_000_000,
-    "epochs": 2.0,
+    "epochs": 1.0,
     "context": 128,
     "config": TrainConfig(
         architecture="topk",
