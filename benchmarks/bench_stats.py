@@ -26,6 +26,10 @@ def main() -> None:
     parser.add_argument("--n-tokens", type=int, default=50_000)
     parser.add_argument("--sae", default=None, help="SAE folder (default: a fresh TopK 4608)")
     parser.add_argument("--out", default="benchmarks/results/stats.json")
+    parser.add_argument("--split", default="heldout", help="corpus split (train is larger)")
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the stats pass and its peak RSS"
+    )
     args = parser.parse_args()
     model = sw.load_model()
     site = "blocks.9.hook_resid_post"
@@ -43,10 +47,16 @@ def main() -> None:
 
     stats_module._decoder_stats = timed_decoder_stats  # time that phase on its own
     start = time.perf_counter()
-    st = sw.feature_stats(model, sae, n_tokens=args.n_tokens, site=site, cache=False)
+    corpus = sw.corpus.default().split(args.split)
+    st = sw.feature_stats(model, sae, corpus, n_tokens=args.n_tokens, site=site, cache=False)
     total = time.perf_counter() - start
     stats_module._decoder_stats = original
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.memory_only:
+        print(f"| tokens | {st.token_ids.size:,} |\n| features | {st.d_sae:,} |")
+        print(f"| stats tok/s | {st.token_ids.size / (total - timings['decoder']):,.0f} |")
+        print(f"| peak RSS MB | {peak_mb:,.0f} |")
+        return
 
     windows = torch.from_numpy(st.token_ids.astype("int64"))
     start = time.perf_counter()

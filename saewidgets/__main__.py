@@ -59,7 +59,7 @@ def train(args: argparse.Namespace) -> int:
         recipe = dict(PRESETS[args.preset])
         model = sw.load_model()
         out = args.out or shipped_dir()
-        save_dtype = torch.float16  # shipped weights stay small
+        save_dtype = torch.int8  # per-feature int8: five 8x-wide SAEs fit the package budget
     else:
         if not args.site:
             raise SystemExit("train needs --preset or at least one --site")
@@ -90,6 +90,7 @@ def train(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         device=args.device,
         save_dtype=save_dtype,
+        site_overrides=recipe.get("site_overrides"),
     )
     for site, result in results.items():
         last = result.history.iloc[-1]

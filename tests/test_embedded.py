@@ -62,3 +62,22 @@ def test_trace_site_matches_hf_hidden_states(embedded_model):
     torch.testing.assert_close(
         torch.from_numpy(tr.dense(0)), sae.encode(hidden).float(), rtol=1e-4, atol=1e-4
     )
+
+
+def test_shipped_saes_load_and_reconstruct(embedded_model):
+    """The shipped SAEs are the trained ones: five sites over depth, 8x wide, within the
+    package budget, and they reconstruct held-out activations (a small sample, so the bounds
+    sit a little below the README's bar, which is measured on 10k tokens; dead fractions need
+    the long sample and are left to the README's table)."""
+    from saewidgets.sae.load import shipped_dir
+
+    saes = sw.load_saes("embedded")
+    layers = sorted(int(site.split(".")[1]) for site in saes)
+    assert len(layers) >= 5 and layers[0] <= 3 and layers[-1] >= 27
+    assert all(sae.d_sae >= 8 * embedded_model.d_model for sae in saes.values())
+    size = sum(f.stat().st_size for f in shipped_dir().rglob("*") if f.is_file())
+    assert size <= 40e6
+    heldout = sw.corpus.default().split("heldout")
+    table, _ = sw.evaluate_many(embedded_model, saes, heldout, n_tokens=1024, progress=False)
+    assert (table.explained_variance >= 0.7).all(), table
+    assert (table.l0 <= 64).all() and (table.ce_loss_recovered >= 0.85).all(), table

@@ -38,6 +38,22 @@ def test_native_round_trip(tmp_path, arch):
     _same(sae, loaded)
 
 
+def test_int8_storage_is_within_half_a_step_per_feature(tmp_path):
+    sae = _random_sae("topk", k=4, site="blocks.2.hook_resid_post")
+    sae.save(tmp_path / "q", dtype=torch.int8)
+    loaded = sw.load_sae(tmp_path / "q")
+    assert loaded.dtype == torch.float32 and loaded.k == 4
+    for name, axis in (("W_enc", 0), ("W_dec", 1)):  # the scale is per feature
+        w, back = getattr(sae, name).detach(), getattr(loaded, name).detach()
+        step = w.abs().amax(dim=axis, keepdim=True) / 127
+        assert bool(((w - back).abs() <= step / 2 + 1e-7).all())
+    torch.testing.assert_close(loaded.b_dec, sae.b_dec.detach().half().float())
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "q" / "sae_weights.safetensors"), "pt") as f:
+        assert f.get_tensor("W_enc.int8").dtype == torch.int8
+
+
 def test_native_is_saelens_v6_layout(tmp_path):
     sae = _random_sae("topk", k=4, site="blocks.2.hook_resid_post")
     sae.save(tmp_path / "sae")

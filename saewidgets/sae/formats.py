@@ -25,6 +25,7 @@ from saewidgets.sae.core import SAE, SAEConfigError
 NATIVE_CFG = "cfg.json"
 NATIVE_WEIGHTS = "sae_weights.safetensors"
 NATIVE_SPARSITY = "sparsity.safetensors"
+Q8, Q8_SCALE = ".int8", ".int8_scale"  # suffixes of int8-stored matrices and their scales
 # SAELens treats a cfg.json without sae_lens_version >= 6 as the old flat layout, so our files
 # carry the version of the layout they follow.
 SAELENS_LAYOUT_VERSION = "6.0.0"
@@ -154,7 +155,7 @@ def _is_v6(cfg: dict[str, Any]) -> bool:
 def read_saelens(folder: Path, **load: Any) -> SAE:
     cfg_path = folder / NATIVE_CFG
     cfg = _json(cfg_path)
-    tensors = _safetensors(folder / NATIVE_WEIGHTS)
+    tensors = _dequantize(_safetensors(folder / NATIVE_WEIGHTS))
     if _is_v6(cfg):
         meta = cfg.get("metadata") or {}
         arch_name = cfg.get("architecture", "standard")
@@ -211,6 +212,33 @@ def read_saelens(folder: Path, **load: Any) -> SAE:
     return _build(config, tensors, folder, **load)
 
 
+def _quantize_int8(name: str, w: torch.Tensor, d_sae: int) -> dict[str, torch.Tensor]:
+    """Symmetric int8 with one scale per feature (the d_sae axis), for matrices only."""
+    w = w.detach().float().cpu()
+    if w.ndim != 2:
+        return {name: w.to(torch.float16).contiguous()}
+    axis = 1 if w.shape[1] == d_sae else 0  # W_enc is [d_in, d_sae], W_dec [d_sae, d_out]
+    scale = w.abs().amax(dim=1 - axis, keepdim=True).clamp_min(1e-12) / 127
+    q = torch.round(w / scale).clamp(-127, 127).to(torch.int8)
+    return {f"{name}{Q8}": q.contiguous(), f"{name}{Q8_SCALE}": scale.contiguous()}
+
+
+def _dequantize(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, t in tensors.items():
+        if name.endswith(Q8_SCALE):
+            continue
+        if name.endswith(Q8):
+            base = name.removesuffix(Q8)
+            scale = tensors.get(base + Q8_SCALE)
+            if scale is None:
+                raise SAEFormatError(f"int8 tensor {base} has no {base}{Q8_SCALE}")
+            out[base] = t.float() * scale.float()
+        else:
+            out[name] = t
+    return out
+
+
 def save_native(
     sae: SAE,
     path: str | Path,
@@ -219,20 +247,25 @@ def save_native(
     sparsity: torch.Tensor | None = None,
     dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write ``cfg.json`` + ``sae_weights.safetensors`` (+ ``sparsity.safetensors``)."""
+    """Write ``cfg.json`` + ``sae_weights.safetensors`` (+ ``sparsity.safetensors``).
+
+    ``dtype=torch.int8`` stores each matrix as int8 with one float scale per feature (half the
+    size of float16; SAELens cannot read that file, saewidgets loads it as float32).
+    """
     folder = Path(path)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(
             f"{folder} exists and is not empty; pass overwrite=True to replace it"
         )
     arch = sae.architecture
+    loads_as = "float32" if dtype == torch.int8 else str(dtype or sae.dtype)
     cfg: dict[str, Any] = {
         "architecture": _TO_SAELENS[arch]
         if sae.d_out == sae.d_in
         else {"relu": "transcoder", "jumprelu": "jumprelu_transcoder"}.get(arch, _TO_SAELENS[arch]),
         "d_in": sae.d_in,
         "d_sae": sae.d_sae,
-        "dtype": str(dtype or sae.dtype).removeprefix("torch."),
+        "dtype": loads_as.removeprefix("torch."),
         "device": "cpu",
         "apply_b_dec_to_input": sae.apply_b_dec_to_input,
         "normalize_activations": sae.normalize_activations,
@@ -248,6 +281,7 @@ def save_native(
             "k": sae.k,
             "l1_coefficient": sae.l1_coefficient,
             "norm_scaling_factor": sae.norm_scaling_factor,
+            "quantized": "int8-per-feature" if dtype == torch.int8 else None,
         },
     }
     if arch == "topk":
@@ -255,10 +289,15 @@ def save_native(
     if sae.d_out != sae.d_in:
         cfg["d_out"] = sae.d_out
         cfg["metadata"]["hook_name_out"] = sae.site_out
-    tensors = {
-        name: p.detach().to("cpu", dtype or p.dtype).contiguous()
-        for name, p in sae.named_parameters()
-    }
+    if dtype == torch.int8:
+        tensors = {}
+        for name, p in sae.named_parameters():
+            tensors.update(_quantize_int8(name, p, sae.d_sae))
+    else:
+        tensors = {
+            name: p.detach().to("cpu", dtype or p.dtype).contiguous()
+            for name, p in sae.named_parameters()
+        }
     with atomic_folder(folder) as tmp:
         (tmp / NATIVE_CFG).write_text(json.dumps(cfg, indent=2))
         save_file(tensors, str(tmp / NATIVE_WEIGHTS))

@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -501,23 +502,29 @@ def train_saes(
     device: str | None = None,
     progress: bool = True,
     save_dtype: torch.dtype = torch.float32,
+    site_overrides: Mapping[str, dict] | None = None,
 ) -> dict[str, TrainResult]:
     """Train one SAE per site from a single activation cache (one forward pass for all sites).
 
     ``corpus`` defaults to the training split of the offline default corpus. Each SAE goes to
     ``out_dir/<site>/`` in the native format. Activations are cached in the user cache (or
     ``cache_folder``), so training again with other settings does not run the model again.
-    The number of steps is ``n_tokens × epochs / batch_size``.
+    The number of steps is ``n_tokens × epochs / batch_size``. ``site_overrides`` changes
+    settings for some sites (``{site: {"k": 64}}``); the others use ``config``.
     """
     cache, cfg = _prepare(
         model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress
     )
+    overrides = dict(site_overrides or {})
+    unknown = set(overrides) - set(sites)
+    if unknown:
+        raise ValueError(f"site_overrides name sites that are not trained: {sorted(unknown)}")
     return {
         site: train_on_cache(
             cache,
             site,
             Path(out_dir) / site,
-            cfg,
+            replace(cfg, **overrides.get(site, {})),
             overwrite=overwrite,
             device=device,
             progress=progress,
