@@ -29,8 +29,8 @@ def label_lookup(labels: Labels | Mapping | None, d_sae: int):
             raise ValueError(f"labels cover {len(labels.auto)} features but the SAE has {d_sae}")
 
         def from_labels(f: int):
-            user = labels.user.get(f)
-            return (user, None) if user else (labels.auto[f], float(labels.score[f]))
+            # The score rates the automatic label only; a user's label has none.
+            return labels[f], None if f in labels.user else float(labels.score[f])
 
         return from_labels
     if not isinstance(labels, Mapping):

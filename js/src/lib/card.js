@@ -103,7 +103,7 @@ function relatedPanel(title, rows, what, onSelect) {
           {},
           h(
             "button",
-            { class: "saew-related-item", dataset: { feature: f }, onclick: () => onSelect(f), title: `density ${percent(density)}` },
+            { class: "saew-tip-feature saew-related-item", dataset: { feature: f }, onclick: () => onSelect(f), title: `density ${percent(density)}` },
             h("span", { class: "saew-tip-id" }, `#${f}`),
             h("span", { class: "saew-tip-label" }, label || ""),
             h("span", { class: "saew-num" }, `${what} ${v.toFixed(2)}`),
