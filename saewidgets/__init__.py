@@ -16,6 +16,14 @@ from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_s
 from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
 from saewidgets.sites import SiteError, UnsupportedArchitecture
 from saewidgets.stats import FeatureStats, StatsMismatch, feature_stats
+from saewidgets.steering import (
+    Intervention,
+    SteeringError,
+    SteeringResult,
+    SweepResult,
+    steer,
+    steering_sweep,
+)
 from saewidgets.trace import FeatureTrace, SiteFeatures, trace
 from saewidgets.widgets import FeatureBrowser, FeatureDashboard, TokenHeatmap, link
 
@@ -28,6 +36,7 @@ __all__ = [
     "FeatureDashboard",
     "FeatureStats",
     "FeatureTrace",
+    "Intervention",
     "Labels",
     "Model",
     "ModelLoadError",
@@ -37,6 +46,9 @@ __all__ = [
     "SiteError",
     "SiteFeatures",
     "StatsMismatch",
+    "SteeringError",
+    "SteeringResult",
+    "SweepResult",
     "TokenHeatmap",
     "TrainConfig",
     "TrainResult",
@@ -52,6 +64,8 @@ __all__ = [
     "load_model",
     "load_sae",
     "load_saes",
+    "steer",
+    "steering_sweep",
     "trace",
     "train_sae",
     "train_saes",

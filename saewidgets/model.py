@@ -8,6 +8,7 @@ network through `Model.read_sites`, so an nnsight API change touches only this f
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -79,6 +80,9 @@ class Model:
         self.d_model: int = int(text.hidden_size)
         self.context_length: int = int(getattr(text, "max_position_embeddings", 2048) or 2048)
         self.vocab_size: int = int(text.vocab_size)
+        # Held while generating: a widget's background thread and the notebook share the model,
+        # and two generations at once would interleave their hooks.
+        self.generation_lock = threading.RLock()
 
     def __repr__(self) -> str:
         where = {False: "local", True: "remote (NDIF)", "local": "remote='local' simulation"}

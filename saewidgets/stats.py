@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from saewidgets.cache import atomic_folder, cache_dir
 from saewidgets.corpus import Corpus
+from saewidgets.logit_lens import final_norm_scale, unembedding
 from saewidgets.model import Model
 from saewidgets.sae.core import SAE
 from saewidgets.tokens import TokenDecoder
@@ -216,13 +217,9 @@ def _merge_top(best_v, best_p, new_v, new_p, n):
 def _decoder_stats(model: Model, sae: SAE) -> dict:
     """VocabProj and decoder-cosine neighbours: no corpus needed."""
     w_dec = sae.W_dec.detach().float().cpu()
-    norm = model.module(model.family.final_norm)
-    scale = getattr(norm, "weight", None)
-    # Gemma's RMSNorm multiplies by (1 + weight); the others by weight.
-    if scale is not None and "gemma" in model.config.model_type:
-        scale = 1 + scale
-    direction = w_dec * scale.detach().float().cpu() if scale is not None else w_dec
-    unembed = model.module(model.family.unembed).weight.detach().float().cpu()  # [vocab, d]
+    scale = final_norm_scale(model)
+    direction = w_dec * scale if scale is not None else w_dec
+    unembed = unembedding(model)  # [vocab, d]
     out = {k: [] for k in ("vt_i", "vt_v", "vb_i", "vb_v", "lh", "lr", "nb_i", "nb_v")}
     unit = torch.nn.functional.normalize(w_dec, dim=1)
     for start in range(0, sae.d_sae, 256):
