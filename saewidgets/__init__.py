@@ -25,7 +25,13 @@ from saewidgets.steering import (
     steering_sweep,
 )
 from saewidgets.trace import FeatureTrace, SiteFeatures, trace
-from saewidgets.widgets import FeatureBrowser, FeatureDashboard, TokenHeatmap, link
+from saewidgets.widgets import (
+    FeatureBrowser,
+    FeatureDashboard,
+    SteeringPanel,
+    TokenHeatmap,
+    link,
+)
 
 __version__ = "0.1.0"
 
@@ -47,6 +53,7 @@ __all__ = [
     "SiteFeatures",
     "StatsMismatch",
     "SteeringError",
+    "SteeringPanel",
     "SteeringResult",
     "SweepResult",
     "TokenHeatmap",

@@ -177,3 +177,58 @@ def test_dashboard_in_jupyterlab(tmp_path):
         assert n_tokens == len("the red box holds 7 stones")  # byte tokenizer: one per char
         foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
         assert foreign == []
+
+
+STEERING_CELLS = [
+    f"import sys; sys.path.insert(0, {str(TESTS)!r})",
+    "import json\nimport saewidgets as sw\nfrom tiny import tiny_model\n"
+    "model = tiny_model('llama', seed=11)\n"
+    "sae = sw.SAE(32, 48, 'topk', k=6, site='blocks.1.hook_resid_post', seed=4)\n"
+    "panel = sw.SteeringPanel(model, sae, features=[3], prompt='the cat sat on',"
+    " max_new_tokens=12)\npanel",
+    "def check():\n"
+    "    panel.wait()\n"
+    "    direct = sw.steer(model, 'the cat sat on', panel.interventions(), max_new_tokens=12)\n"
+    "    print('CHECK ' + json.dumps({'same': panel.result.text == direct.text,"
+    " 'text': direct.text, 'run': panel._run}))",
+    "",
+]
+
+
+def test_steering_panel_in_jupyterlab(tmp_path):
+    """Drag a slider: the steered text changes, the baseline stays; rapid moves end with the
+    text of the last setting only (runs cancelled, never mixed)."""
+    from playwright.sync_api import expect
+
+    with _serve("lab", tmp_path, STEERING_CELLS) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        watch = PageWatch(page, block_network=False)
+        _run_all(page, "lab", url)
+        steered = page.locator(".saew-steer-out[data-role='steered']")
+        baseline = page.locator(".saew-steer-out[data-role='baseline']")
+        expect(steered).to_have_attribute("data-done", "true", timeout=120_000)
+        base_text = baseline.locator(".saew-steer-text").text_content()
+        assert steered.locator(".saew-steer-text").text_content() == base_text  # strength 0
+        slider = page.locator(".saew-steer-slider").first
+        slider.fill("0.8")
+        done = ".saew-steer-out[data-role='steered'][data-done='true']"
+        page.wait_for_selector(f"{done}[data-strengths='0.8']", timeout=60_000)
+        moved = steered.locator(".saew-steer-text").text_content()
+        assert moved != base_text
+        assert baseline.locator(".saew-steer-text").text_content() == base_text
+        for value in ("0.1", "0.3", "0.5", "0.7", "0.9"):
+            slider.fill(value)  # each release cancels the run in flight
+        page.wait_for_selector(f"{done}[data-strengths='0.9']", timeout=60_000)
+        shown = steered.locator(".saew-steer-text").text_content()
+        run = steered.get_attribute("data-run")
+        last = page.locator(".jp-Cell").last.locator(".cm-content")
+        last.click()
+        page.keyboard.type("check()")
+        page.keyboard.press("Shift+Enter")
+        output = page.locator(".jp-OutputArea-output", has_text="CHECK").first
+        output.wait_for(timeout=60_000)
+        report = json.loads(output.text_content().split("CHECK ", 1)[1])
+        assert report["same"] and report["text"] == shown and str(report["run"]) == run
+        assert baseline.locator(".saew-steer-text").text_content() == base_text
+        foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
+        assert foreign == []

@@ -4,5 +4,13 @@ from saewidgets.widgets.base import SAEWidget, link
 from saewidgets.widgets.dashboard import FeatureDashboard
 from saewidgets.widgets.feature_browser import FeatureBrowser
 from saewidgets.widgets.heatmap import TokenHeatmap
+from saewidgets.widgets.steering import SteeringPanel
 
-__all__ = ["FeatureBrowser", "FeatureDashboard", "SAEWidget", "TokenHeatmap", "link"]
+__all__ = [
+    "FeatureBrowser",
+    "FeatureDashboard",
+    "SAEWidget",
+    "SteeringPanel",
+    "TokenHeatmap",
+    "link",
+]

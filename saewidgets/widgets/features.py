@@ -35,6 +35,7 @@ class FeatureView(SAEWidget):
     _answered = traitlets.Int(0).tag(sync=True)  # bumped after every query, error or not
     _live = traitlets.Bool(True).tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
+    _can_steer = traitlets.Bool(False).tag(sync=True)  # a steering panel is connected
 
     def __init__(
         self,
@@ -78,6 +79,37 @@ class FeatureView(SAEWidget):
             **kwargs,
         )
         self.selected_feature = stats.check_feature(feature)  # the observer sends its card
+        self._steering = None
+        self.on_msg(self._on_message)
+
+    def steering_panel(self, panel=None, **kwargs):
+        """A `SteeringPanel` with the shown feature added to it, and connect this view's
+        "steer this feature" button to that panel.
+
+        ``panel``: an existing panel over this SAE; otherwise a new one is made from this view's
+        model, SAE and statistics (``kwargs`` go to `SteeringPanel`, e.g. ``prompt=``).
+        """
+        from saewidgets.widgets.steering import SteeringPanel
+
+        if panel is None:
+            if self._model is None:
+                raise ValueError("a new steering panel needs model= and sae= on this view")
+            kwargs.setdefault("labels", {self.site: self._labels} if self._labels else None)
+            panel = SteeringPanel(self._model, self._sae, stats=self._stats, **kwargs)
+        elif not isinstance(panel, SteeringPanel):
+            raise TypeError(f"panel must be a SteeringPanel, got {type(panel).__name__}")
+        if self.selected_feature >= 0:
+            panel.add_feature(self.selected_feature, site=self.site)
+        self._steering = panel
+        self._can_steer = True
+        return panel
+
+    def _on_message(self, widget, content, buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "steer" and self._steering:
+            try:
+                self._steering.add_feature(int(content["feature"]), site=self.site)
+            except (KeyError, IndexError, TypeError, ValueError) as error:
+                self._probe_error = str(error)
 
     @property
     def stats(self) -> FeatureStats:
@@ -152,6 +184,7 @@ class FeatureView(SAEWidget):
             self._stats.check_feature(f)
         state["_cards"] = {str(f): self.card(f) for f in dict.fromkeys(int(f) for f in chosen)}
         state["_live"] = False
+        state["_can_steer"] = False
         if state["_cards"] and self.selected_feature not in {int(f) for f in state["_cards"]}:
             state["selected_feature"] = int(next(iter(state["_cards"])))
             state["_card"] = state["_cards"][str(state["selected_feature"])]

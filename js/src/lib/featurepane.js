@@ -93,6 +93,15 @@ export function featurePane(model, { tooltip, notice }) {
       );
       return;
     }
+    if (model.get("_can_steer") && !card.dead) {
+      // adds this feature to the steering panel the dashboard was connected to
+      const steer = h("button", { class: "saew-steer-open", type: "button", title: "add this feature to the steering panel" }, "steer this feature ▸");
+      steer.addEventListener("click", () => {
+        model.send({ type: "steer", feature });
+        notice.textContent = `#${feature} added to the steering panel`;
+      });
+      node.append(steer);
+    }
     node.append(renderCard(card, { onSelect, tooltip, extra: [testPanel] }));
     node.dataset.feature = String(feature);
     paintTest();
@@ -100,6 +109,7 @@ export function featurePane(model, { tooltip, notice }) {
 
   model.on("change:selected_feature", paint);
   model.on("change:_card", paint);
+  model.on("change:_can_steer", paint);
   paint();
   return {
     node,
@@ -107,6 +117,7 @@ export function featurePane(model, { tooltip, notice }) {
       box.dispose();
       model.off("change:selected_feature", paint);
       model.off("change:_card", paint);
+      model.off("change:_can_steer", paint);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Small bar charts drawn as SVG (no charting library: pages stay offline and light).
 const NS = "http://www.w3.org/2000/svg";
 
-function svg(tag, attrs = {}) {
+export function svg(tag, attrs = {}) {
   const node = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   return node;

@@ -1,0 +1,466 @@
+"""`sw.SteeringPanel`: sliders on SAE features, baseline and steered text side by side.
+
+The front end edits ``rows`` (one per feature: site, feature, mode, strength) and the
+generation settings; every accepted change starts a run on the panel's worker thread, which
+cancels the run in flight. Runs stream their text into ``_baseline`` / ``_steered`` tagged with
+their run id; the front end shows only the newest run, so two runs never mix on screen.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import traitlets
+
+from saewidgets.explain import Labels, auto_labels
+from saewidgets.model import Model
+from saewidgets.sae.core import SAE
+from saewidgets.stats import FeatureStats
+from saewidgets.steering import Intervention, SteeringError, SteeringResult, steer, steering_sweep
+from saewidgets.steering.interventions import APPLY_TO, feature_unit
+from saewidgets.steering.run import MAX_NEW_TOKENS
+from saewidgets.widgets.base import STATIC, SAEWidget
+from saewidgets.widgets.cards import label_lookup
+from saewidgets.widgets.steering_worker import LatestOnlyWorker
+
+SWEEP_POINTS = 7
+SWEEP_TOKENS = 16
+N_SEARCH = 20
+# Slider reach: ±10× the max activation with statistics (past Anthropic's ±5 "sweet spot", so
+# the breakdown is visible), ±1× ‖x‖ without.
+LIMIT_WITH_STATS, LIMIT_RELATIVE = 10.0, 1.0
+
+
+def _as_saes(sae: SAE | Sequence[SAE] | Mapping[str, SAE]) -> dict[str, SAE]:
+    items = (
+        list(sae.values())
+        if isinstance(sae, Mapping)
+        else [sae]
+        if isinstance(sae, SAE)
+        else list(sae)
+    )
+    if not items:
+        raise ValueError("SteeringPanel needs at least one SAE")
+    out: dict[str, SAE] = {}
+    for item in items:
+        if not isinstance(item, SAE):
+            raise TypeError(f"SteeringPanel takes SAEs, got {type(item).__name__}")
+        if not item.site:
+            raise SteeringError("every SAE of a steering panel must name its site")
+        out[item.site] = item
+    return out
+
+
+def _as_stats(stats, saes: dict[str, SAE]) -> dict[str, FeatureStats]:
+    if stats is None:
+        return {}
+    items = (
+        list(stats.values())
+        if isinstance(stats, Mapping)
+        else [stats]
+        if isinstance(stats, FeatureStats)
+        else list(stats)
+    )
+    out = {}
+    for item in items:
+        if not isinstance(item, FeatureStats):
+            raise TypeError(f"stats must be FeatureStats, got {type(item).__name__}")
+        if item.site in saes:
+            item.check_sae(saes[item.site])  # StatsMismatch for statistics of another SAE
+            out[item.site] = item
+    return out
+
+
+class SteeringPanel(SAEWidget):
+    """Steer generation with SAE features from sliders.
+
+    ``SteeringPanel(model, sae, features=[...], prompt=...)``: ``sae`` is one SAE or several
+    (a list or ``{site: sae}``); ``features`` are ids of the first SAE, ``(site, id)`` pairs or
+    `sw.Intervention` objects. With ``stats`` (`FeatureStats`, one per site) strengths are
+    multiples of each feature's max activation and rows get labels; without, multiples of ‖x‖.
+
+    The panel shows the baseline (no edits) and the steered continuation side by side,
+    streamed token by token. Moving a slider cancels the run in flight; releasing it starts a
+    new one. ``result`` / ``baseline`` hold the last finished runs; ``wait()`` blocks until
+    the panel is idle.
+    """
+
+    _bundle = "steering"
+    _esm = STATIC / "steering.js"
+    _css = STATIC / "steering.css"
+
+    prompt = traitlets.Unicode("").tag(sync=True)
+    chat = traitlets.Bool(False).tag(sync=True)
+    max_new_tokens = traitlets.Int(32).tag(sync=True)
+    temperature = traitlets.Float(0.0).tag(sync=True)
+    seed = traitlets.Int(0).tag(sync=True)
+    apply_to = traitlets.Unicode("both").tag(sync=True)
+    rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+    _run = traitlets.Int(0).tag(sync=True)  # newest run id: the front end shows only it
+    _baseline = traitlets.Dict().tag(sync=True)
+    _steered = traitlets.Dict().tag(sync=True)
+    _status = traitlets.Unicode("").tag(sync=True)
+    _error = traitlets.Unicode("").tag(sync=True)
+    _search = traitlets.Unicode("").tag(sync=True)
+    _search_results = traitlets.List().tag(sync=True)
+    _sweep = traitlets.Dict().tag(sync=True)
+    _live = traitlets.Bool(True).tag(sync=True)
+    _meta = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        model: Model,
+        sae: SAE | Sequence[SAE] | Mapping[str, SAE],
+        features: Iterable[int | tuple[str, int] | Intervention] = (),
+        *,
+        prompt: str = "",
+        stats: FeatureStats | Sequence[FeatureStats] | Mapping[str, FeatureStats] | None = None,
+        labels: Labels | Mapping | str | None = "auto",
+        max_new_tokens: int = 32,
+        temperature: float = 0.0,
+        seed: int = 0,
+        apply_to: str = "both",
+        chat: bool = False,
+        run: bool = True,
+    ) -> None:
+        if not isinstance(model, Model):
+            raise TypeError(f"SteeringPanel needs a sw.Model, got {type(model).__name__}")
+        self._model = model
+        self._saes = _as_saes(sae)
+        self._stats = _as_stats(stats, self._saes)
+        self._lookups = {
+            site: label_lookup(self._labels_for(site, labels), s.d_sae)
+            for site, s in self._saes.items()
+        }
+        self._worker = LatestOnlyWorker()
+        self._baseline_key: tuple | None = None
+        self.baseline: SteeringResult | None = None
+        self.result: SteeringResult | None = None
+        self.last_sweep = None
+        self._settings_error = None
+        self._ready = False
+        super().__init__(
+            _meta={"model": model.name, "sites": list(self._saes)},
+            prompt=prompt,
+            chat=chat,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+            apply_to=apply_to,
+        )
+        self.rows = [self._row(*self._feature_args(item)) for item in features]
+        self.on_msg(self._on_message)
+        self._ready = True
+        if run and prompt.strip():
+            self.regenerate()
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def _labels_for(self, site, labels):
+        """This site's labels from "auto", None, one labels object or ``{site: labels}``."""
+        if isinstance(labels, str):
+            if labels != "auto":
+                raise ValueError(
+                    f'labels must be "auto", None, sw.Labels or a mapping, not {labels!r}'
+                )
+            stats = self._stats.get(site)
+            return auto_labels(stats, self._model.tokenizer) if stats is not None else None
+        if isinstance(labels, Mapping) and labels and all(isinstance(k, str) for k in labels):
+            return labels.get(site)
+        if labels is not None and len(self._saes) > 1:
+            raise ValueError("with several SAEs pass labels as {site: labels}")
+        return labels
+
+    def _feature_args(self, item) -> tuple:
+        if isinstance(item, Intervention):
+            return item.feature, item.site, item.strength, item.mode
+        if isinstance(item, tuple) and len(item) == 2:
+            return item[1], item[0], 0.0, "add"
+        return item, None, 0.0, "add"
+
+    def _row(self, feature, site=None, strength=0.0, mode="add") -> dict:
+        site = site or next(iter(self._saes))
+        if site not in self._saes:
+            raise SteeringError(
+                f"no SAE for site {site!r} in this panel; it has: {', '.join(self._saes)}"
+            )
+        item = Intervention(self._saes[site], feature, strength, mode)  # validates
+        unit = feature_unit(self._stats.get(site), item.feature)
+        label, _ = self._lookups[site](item.feature)
+        return {
+            "site": site,
+            "feature": item.feature,
+            "strength": item.strength,
+            "mode": item.mode,
+            "label": label,
+            "unit": unit,  # activation per strength step; None: strength is × ‖x‖
+            "limit": LIMIT_WITH_STATS if unit is not None else LIMIT_RELATIVE,
+        }
+
+    def add_feature(
+        self, feature: int, site: str | None = None, strength: float = 0.0, mode: str = "add"
+    ) -> None:
+        """Add a row for ``feature`` (of ``site``'s SAE; default the first)."""
+        self.rows = [*self.rows, self._row(feature, site, strength, mode)]
+
+    def remove_feature(self, index: int) -> None:
+        if not 0 <= index < len(self.rows):
+            raise IndexError(f"row {index} does not exist: the panel has {len(self.rows)} rows")
+        self.rows = [r for i, r in enumerate(self.rows) if i != index]
+
+    def set_strength(self, index: int, strength: float) -> None:
+        if not 0 <= index < len(self.rows):
+            raise IndexError(f"row {index} does not exist: the panel has {len(self.rows)} rows")
+        rows = [dict(r) for r in self.rows]
+        rows[index]["strength"] = float(strength)
+        self.rows = rows
+
+    def interventions(self) -> list[Intervention]:
+        """The rows as `sw.Intervention` objects (what the next run applies)."""
+        return [
+            Intervention(self._saes[r["site"]], r["feature"], r["strength"], r["mode"])
+            for r in self.rows
+        ]
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def _settings(self) -> dict:
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "apply_to": self.apply_to,
+            "chat": self.chat,
+        }
+
+    @traitlets.observe(
+        "rows", "prompt", "chat", "max_new_tokens", "temperature", "seed", "apply_to"
+    )
+    def _changed(self, change) -> None:
+        if self._ready:
+            self.regenerate()
+
+    def regenerate(self) -> int:
+        """Start a new run with the current prompt, rows and settings (cancels the one in
+        flight); returns its run id. Bad settings show their message and run nothing."""
+        try:
+            items = self.interventions()
+            if self.apply_to not in APPLY_TO:
+                raise SteeringError(f"apply_to must be one of {', '.join(APPLY_TO)}")
+            if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+                raise SteeringError(f"max tokens must be 1..{MAX_NEW_TOKENS}")
+            if not self.prompt.strip():
+                raise SteeringError("the prompt is empty; type a prompt to continue")
+        except (SteeringError, TypeError, KeyError) as error:
+            self._worker.cancel()
+            self._error = str(error)
+            self._status = "error"
+            return self._run
+        self._error = ""
+        self._run += 1
+        run = self._run
+        prompt, settings = self.prompt, self._settings()
+        self._status = "queued"
+        self._worker.submit(lambda cancel: self._job(run, prompt, settings, items, cancel))
+        return run
+
+    def cancel(self) -> None:
+        """Stop the run in flight (the texts keep what was streamed so far)."""
+        self._worker.cancel()
+
+    def wait(self, timeout: float | None = 120) -> SteeringResult | None:
+        """Block until the panel is idle; returns the last steered result."""
+        if not self._worker.wait(timeout):
+            raise TimeoutError(f"the panel was still generating after {timeout} s")
+        return self.result
+
+    def _stream(self, trait: str, run: int, cancel: threading.Event):
+        def on_token(text: str, ids: list[int]) -> None:
+            if not cancel.is_set():
+                setattr(self, trait, {"run": run, "text": text, "done": False})
+
+        return on_token
+
+    def _job(self, run, prompt, settings, items, cancel: threading.Event) -> None:
+        try:
+            key = (prompt, *settings.values())
+            if self._baseline_key != key:
+                self._status = "generating baseline"
+                base = steer(
+                    self._model,
+                    prompt,
+                    [],
+                    **settings,
+                    on_token=self._stream("_baseline", run, cancel),
+                    cancel=cancel,
+                )
+                if base.cancelled or cancel.is_set():
+                    return
+                self.baseline, self._baseline_key = base, key
+                self._baseline = self._final(run, base)
+            else:  # the baseline is unchanged; re-tag it for this run
+                self._baseline = {**self._baseline, "run": run}
+            self._status = "generating"
+            result = (
+                steer(
+                    self._model,
+                    prompt,
+                    items,
+                    stats=self._stats,
+                    **settings,
+                    on_token=self._stream("_steered", run, cancel),
+                    cancel=cancel,
+                )
+                if items
+                else self.baseline
+            )
+            if result.cancelled or cancel.is_set():
+                return
+            self.result = result
+            self._steered = self._final(run, result)
+            self._status = "done"
+        except Exception as error:  # shown in the panel; the model is unhooked by then
+            self._error = f"{type(error).__name__}: {error}"
+            self._status = "error"
+
+    def _final(self, run: int, result: SteeringResult) -> dict:
+        measures = []
+        for record in result.features.to_dict("records"):
+            measures.append(
+                {
+                    k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in record.items()
+                }
+            )
+        return {
+            "run": run,
+            "text": result.text,
+            "done": True,
+            "n_tokens": result.n_tokens,
+            "perplexity": result.perplexity,
+            "seconds": round(result.seconds, 3),
+            "measures": measures,
+        }
+
+    # -- sweep and search (front-end requests) ----------------------------------------------
+
+    def sweep(self, index: int = 0, points: int = SWEEP_POINTS) -> None:
+        """Sweep row ``index`` from −limit to +limit (on the worker; the plot appears in the
+        panel and the table in ``last_sweep``)."""
+        if not 0 <= index < len(self.rows):
+            raise IndexError(f"row {index} does not exist: the panel has {len(self.rows)} rows")
+        row = dict(self.rows[index])
+        item = Intervention(self._saes[row["site"]], row["feature"], 0.0, row["mode"])
+        strengths = np.linspace(-row["limit"], row["limit"], points).round(4).tolist()
+        if row["mode"] == "ablate":
+            strengths = [0.0]
+        self._run += 1
+        settings = {**self._settings(), "max_new_tokens": min(SWEEP_TOKENS, self.max_new_tokens)}
+        prompt = self.prompt
+
+        def job(cancel):
+            try:
+                self._status = f"sweeping feature {row['feature']}"
+                sweep = steering_sweep(
+                    self._model,
+                    prompt,
+                    item,
+                    strengths,
+                    stats=self._stats,
+                    progress=False,
+                    cancel=cancel,
+                    **settings,
+                )
+                if cancel.is_set():
+                    return
+                self.last_sweep = sweep
+                table = sweep.table
+                self._sweep = {
+                    "site": row["site"],
+                    "feature": row["feature"],
+                    "label": row["label"],
+                    "mode": row["mode"],
+                    "points": [
+                        [float(s), _num(v), _num(p), _num(a)]
+                        for s, v, p, a in zip(
+                            table.strength,
+                            table.vocab_shift,
+                            table.perplexity,
+                            table.activation,
+                            strict=True,
+                        )
+                    ],
+                }
+                self._status = "done"
+            except Exception as error:
+                self._error = f"{type(error).__name__}: {error}"
+                self._status = "error"
+
+        self._worker.submit(job)
+
+    def search(self, query: str) -> list[dict]:
+        """Features whose id, label or promoted tokens match ``query`` (what the add box shows)."""
+        query = query.strip().lower().lstrip("#")
+        if not query:
+            return []
+        found = []
+        for site, sae in self._saes.items():
+            if query.isdigit() and int(query) < sae.d_sae:
+                found.append((site, int(query)))
+            lookup, stats = self._lookups[site], self._stats.get(site)
+            for f in range(sae.d_sae):
+                if len(found) >= N_SEARCH:
+                    break
+                label = lookup(f)[0].lower()
+                tokens = (
+                    [stats.token_text(t).strip().lower() for t in stats.vocab_top_ids[f][:5]]
+                    if stats is not None
+                    else []
+                )
+                if (label and query in label) or query in tokens:
+                    found.append((site, f))
+        return [
+            {"site": s, "feature": f, "label": self._lookups[s](f)[0]}
+            for s, f in dict.fromkeys(found)
+        ][:N_SEARCH]
+
+    @traitlets.observe("_search")
+    def _run_search(self, change) -> None:
+        self._search_results = self.search(change["new"])
+
+    def _on_message(self, widget, content, buffers) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "cancel":
+            self.cancel()
+        elif kind == "add":
+            try:
+                self.add_feature(int(content["feature"]), content.get("site"))
+            except (KeyError, IndexError, SteeringError, TypeError, ValueError) as error:
+                self._error = str(error)
+        elif kind == "sweep":
+            try:
+                self.sweep(int(content.get("row", 0)))
+            except (IndexError, SteeringError, TypeError, ValueError) as error:
+                self._error = str(error)
+
+    def close(self) -> None:
+        worker = getattr(self, "_worker", None)  # absent when __init__ failed early
+        if worker is not None:
+            worker.close()
+        super().close()
+
+    # -- export ----------------------------------------------------------------------------
+
+    def _state_for_export(self) -> dict:
+        state = super()._state_for_export()
+        state["_live"] = False
+        state["_status"] = ""
+        return state
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
