@@ -36,3 +36,6 @@ def test_notebook_executes(path, tmp_path):
         assert "FeatureStats(blocks.9.hook_resid_post, 4608 features" in text
         for name in ("dashboard.html", "browser.html"):
             assert "saew-bundle" in (tmp_path / name).read_text()
+    if path.name == "steering.ipynb":
+        assert "SteeringResult(2 interventions, 24 tokens" in text
+        assert "saew-bundle" in (tmp_path / "steering.html").read_text()
