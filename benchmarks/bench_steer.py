@@ -7,7 +7,8 @@ number of new tokens in both (``min_new_tokens``). Runs alternate in one process
     against `hf_model.generate` with no hooks: target ≥ 0.9×.
 (b) time from a new slider value to the first streamed token, through the path the widget
     uses: `SteeringPanel.set_strength` (what a released slider triggers) → worker thread →
-    `sw.steer` → the `_steered` trait update carrying the first token. Target ≤ 300 ms.
+    `sw.steer` → the `_steered` trait update carrying the first token, on a panel with
+    `FeatureStats`. Target ≤ 300 ms.
 
     .venv/bin/python benchmarks/bench_steer.py --runs 5 --tokens 48
 """
@@ -69,7 +70,11 @@ def bench_throughput(model, sae, runs: int, n: int) -> dict:
 
 
 def bench_first_token(model, sae, runs: int) -> dict:
-    panel = sw.SteeringPanel(model, sae, features=[10], prompt=PROMPT, max_new_tokens=24)
+    # With statistics, as in the tutorial: strengths in max-activation units, labels on rows.
+    stats = sw.feature_stats(model, sae, n_tokens=20_000, progress=False)
+    panel = sw.SteeringPanel(
+        model, sae, features=[10], prompt=PROMPT, max_new_tokens=24, stats=stats
+    )
     panel.wait()
     first = threading.Event()
     state = {"run": None, "at": 0.0}
@@ -86,7 +91,7 @@ def bench_first_token(model, sae, runs: int) -> dict:
         first.clear()
         start = time.perf_counter()
         state["run"] = panel._run + 1  # the id the next request gets
-        panel.set_strength(0, 0.1 + 0.05 * i)
+        panel.set_strength(0, 1.0 + 0.5 * i)
         if not first.wait(60):
             raise TimeoutError("no streamed token within 60 s")
         delays.append(state["at"] - start)

@@ -127,3 +127,23 @@ def test_bad_input(setup):
         stats.check_sae(sw.SAE(32, 40, "topk", k=5, site=SITE, seed=3))
     with pytest.raises(ValueError, match="no site"):
         feature_stats(model, sw.SAE(32, 40, "relu"), CORPUS, n_tokens=100, cache=False)
+
+
+def test_sae_fingerprint_follows_weight_changes():
+    """The fingerprint is cached per SAE, but any edit of its weights must change it."""
+    import torch
+
+    from saewidgets.stats import sae_fingerprint
+
+    sae = sw.SAE(16, 32, "topk", k=4, site="blocks.1.hook_resid_post", seed=0)
+    first = sae_fingerprint(sae)
+    assert sae_fingerprint(sae) == first
+    with torch.no_grad():
+        sae.W_dec[0, 0] += 1  # in place
+    edited = sae_fingerprint(sae)
+    assert edited != first
+    sae.W_enc.data = sae.W_enc.data.clone() * 2  # a replaced tensor
+    replaced = sae_fingerprint(sae)
+    assert replaced not in (first, edited)
+    sae.k = 8  # a setting, no weight change
+    assert sae_fingerprint(sae) != replaced

@@ -240,14 +240,13 @@ def _measure(model: Model, result: SteeringResult, plans, envoys, stats: StatsAr
         full = torch.tensor([ids + new], device=model.device if model.remote is False else "cpu")
         first = len(ids) - 1
         span = gen.teacher_forced_range(result.apply_to, len(ids), full.shape[1])
-        try:
-            with model.generation_lock:
-                steered_lp, values = gen.steered_forward(
-                    model.nnsight, full, plans, envoys, span, model.remote, first
-                )
-                plain_lp, _ = gen.steered_forward(
-                    model.nnsight, full, [], [], None, model.remote, first
-                )
+        try:  # steer() holds the generation lock around this
+            steered_lp, values = gen.steered_forward(
+                model.nnsight, full, plans, envoys, span, model.remote, first
+            )
+            plain_lp, _ = gen.steered_forward(
+                model.nnsight, full, [], [], None, model.remote, first
+            )
         except Exception as error:
             if model.remote is True:
                 raise _remote_error(error) from error

@@ -140,7 +140,6 @@ class SteeringPanel(SAEWidget):
         self.baseline: SteeringResult | None = None
         self.result: SteeringResult | None = None
         self.last_sweep = None
-        self._settings_error = None
         self._ready = False
         super().__init__(
             _meta={"model": model.name, "sites": list(self._saes)},
