@@ -77,7 +77,7 @@ _NEOX = Family(
     "mlp",
     "gpt_neox.embed_in",
     "gpt_neox.final_layer_norm",
-    "embed_out",
+    "lm_head",  # transformers ≥ 5 renamed GPT-NeoX's embed_out
 )
 
 FAMILIES: dict[str, Family] = {
