@@ -9,6 +9,14 @@
 """
 
 from saewidgets import corpus
+from saewidgets.attribution import (
+    AttributionError,
+    AttributionGraph,
+    TargetError,
+    attribute,
+    attribution_memory,
+)
+from saewidgets.attribution.neuronpedia import GraphFormatError, load_graph
 from saewidgets.evaluate import EvalReport, evaluate, evaluate_many
 from saewidgets.explain import Labels, auto_labels, explain_with
 from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
@@ -28,6 +36,7 @@ from saewidgets.trace import FeatureTrace, SiteFeatures, trace
 from saewidgets.widgets import (
     FeatureBrowser,
     FeatureDashboard,
+    GraphView,
     SteeringPanel,
     TokenHeatmap,
     link,
@@ -37,11 +46,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SAE",
+    "AttributionError",
+    "AttributionGraph",
     "EvalReport",
     "FeatureBrowser",
     "FeatureDashboard",
     "FeatureStats",
     "FeatureTrace",
+    "GraphFormatError",
+    "GraphView",
     "Intervention",
     "Labels",
     "Model",
@@ -56,11 +69,14 @@ __all__ = [
     "SteeringPanel",
     "SteeringResult",
     "SweepResult",
+    "TargetError",
     "TokenHeatmap",
     "TrainConfig",
     "TrainResult",
     "UnsupportedArchitecture",
     "__version__",
+    "attribute",
+    "attribution_memory",
     "auto_labels",
     "corpus",
     "evaluate",
@@ -68,6 +84,7 @@ __all__ = [
     "explain_with",
     "feature_stats",
     "link",
+    "load_graph",
     "load_model",
     "load_sae",
     "load_saes",

@@ -50,7 +50,9 @@ def dictionaries(model: Model, saes) -> list[Dictionary]:
     elif isinstance(saes, Sequence) and not isinstance(saes, str):
         pairs = [(getattr(s, "site", None), s) for s in saes]
     else:
-        raise AttributionError(f"saes must be an SAE, a list of SAEs or {{site: SAE}}, not {type(saes).__name__}")
+        raise AttributionError(
+            f"saes must be an SAE, a list of SAEs or {{site: SAE}}, not {type(saes).__name__}"
+        )
     if not pairs:
         raise AttributionError("attribute needs at least one SAE or transcoder")
     out, seen = [], set()
@@ -92,7 +94,9 @@ def dictionaries(model: Model, saes) -> list[Dictionary]:
     return sorted(out, key=lambda d: d.write.order)
 
 
-def memory_estimate(model: Model, n_tokens: int, n_sites: int, batch_size: int, max_feature_nodes: int) -> float:
+def memory_estimate(
+    model: Model, n_tokens: int, n_sites: int, batch_size: int, max_feature_nodes: int
+) -> float:
     """Rough peak bytes: the retained forward graph of ``batch_size`` prompt copies plus the
     dense rows kept while visiting features."""
     text = model.config.get_text_config()
@@ -132,7 +136,9 @@ class SiteNodes:
     write_value: torch.Tensor  # [seq, d]
 
 
-def _site_nodes(d: Dictionary, read: torch.Tensor, write: torch.Tensor, content: torch.Tensor) -> SiteNodes:
+def _site_nodes(
+    d: Dictionary, read: torch.Tensor, write: torch.Tensor, content: torch.Tensor
+) -> SiteNodes:
     sae = d.sae
     scale = float(sae.norm_scaling_factor) if sae.normalize_activations != "none" else 1.0
     x = read.to(sae.dtype)
@@ -163,7 +169,9 @@ def _site_nodes(d: Dictionary, read: torch.Tensor, write: torch.Tensor, content:
 class _RowComputer:
     """Holds the batched frozen forward pass and turns target batches into edge rows."""
 
-    def __init__(self, frozen: FrozenModel, ids, sites: list[SiteNodes], embed: torch.Tensor, batch_size: int):
+    def __init__(
+        self, frozen: FrozenModel, ids, sites: list[SiteNodes], embed: torch.Tensor, batch_size: int
+    ):
         self.sites = sites
         self.batch = batch_size
         self.seq = ids.shape[1]
@@ -206,7 +214,9 @@ class _RowComputer:
             with torch.no_grad():
                 g_embed = grads[0]
                 if g_embed is not None:
-                    row[:, self.token_col(0) :] = torch.einsum("btd,td->bt", g_embed.float(), self.embed.float())
+                    row[:, self.token_col(0) :] = torch.einsum(
+                        "btd,td->bt", g_embed.float(), self.embed.float()
+                    )
                 for k, (s, g) in enumerate(zip(self.sites, grads[1:], strict=True)):
                     if g is None:
                         continue
@@ -219,7 +229,9 @@ class _RowComputer:
         return torch.cat(out) if out else torch.zeros(0, self.n_cols)
 
 
-def _partial_influence(rows: torch.Tensor, row_cols: list[int], weights: list[float], n_cols: int, depth: int) -> torch.Tensor:
+def _partial_influence(
+    rows: torch.Tensor, row_cols: list[int], weights: list[float], n_cols: int, depth: int
+) -> torch.Tensor:
     """Influence of every column given the rows computed so far (targets first in ``rows``)."""
     norm = rows.abs()
     norm = norm / norm.sum(1, keepdim=True).clamp_min(1e-30)
@@ -264,9 +276,17 @@ def attribute(
     """
     from saewidgets.attribution.graph import AttributionGraph, GraphContext
 
-    for name, value in (("max_feature_nodes", max_feature_nodes), ("batch_size", batch_size),
-                        ("max_prompt_tokens", max_prompt_tokens), ("update_interval", update_interval)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "max_feature_nodes" else 1):
+    for name, value in (
+        ("max_feature_nodes", max_feature_nodes),
+        ("batch_size", batch_size),
+        ("max_prompt_tokens", max_prompt_tokens),
+        ("update_interval", update_interval),
+    ):
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < (0 if name == "max_feature_nodes" else 1)
+        ):
             raise AttributionError(f"{name} must be a positive integer, got {value!r}")
     started = time.perf_counter()
     dicts = dictionaries(model, saes)
@@ -279,12 +299,21 @@ def attribute(
             logits = model.hf_model(input_ids=ids, use_cache=False).logits[0, -1].float().cpu()
         content = model.content_mask(ids.cpu())[0].to(ids.device)
         sites = [_site_nodes(d, reads[d.read.name], writes[d.write.name], content) for d in dicts]
-        targets = _targets(model, target, sites, reads, logits, seq, max_n_logits, desired_logit_prob)
+        targets = _targets(
+            model, target, sites, reads, logits, seq, max_n_logits, desired_logit_prob
+        )
         rc = _RowComputer(frozen, ids, sites, writes["embed"].float(), batch_size)
-        rows, row_cols = _visit(rc, sites, targets, max_feature_nodes, update_interval, batch_size, progress)
+        rows, row_cols = _visit(
+            rc, sites, targets, max_feature_nodes, update_interval, batch_size, progress
+        )
     ctx = GraphContext(model, dicts, frozen, ids, sites, writes["embed"].float(), targets)
     graph = AttributionGraph.from_rows(
-        ctx, prompt, rows, row_cols, rc, settings={
+        ctx,
+        prompt,
+        rows,
+        row_cols,
+        rc,
+        settings={
             "max_feature_nodes": max_feature_nodes,
             "batch_size": batch_size,
             "max_n_logits": max_n_logits,
@@ -296,13 +325,20 @@ def attribute(
     return graph
 
 
-def _targets(model, spec, sites, reads, logits, seq, max_n_logits, desired_logit_prob) -> list[Target]:
-    is_feature = isinstance(spec, tuple) and len(spec) in (2, 3) and isinstance(spec[0], str) and (
-        spec[0].startswith("blocks.") and isinstance(spec[1], int)
+def _targets(
+    model, spec, sites, reads, logits, seq, max_n_logits, desired_logit_prob
+) -> list[Target]:
+    is_feature = (
+        isinstance(spec, tuple)
+        and len(spec) in (2, 3)
+        and isinstance(spec[0], str)
+        and (spec[0].startswith("blocks.") and isinstance(spec[1], int))
     )
     if not is_feature:
         unembed = unembedding(model)
-        found = logit_targets(model, logits, unembed, spec, seq - 1, max_n_logits, desired_logit_prob)
+        found = logit_targets(
+            model, logits, unembed, spec, seq - 1, max_n_logits, desired_logit_prob
+        )
         final = reads[FINAL][seq - 1].float().cpu()
         for t in found:
             t.value = float(final @ t.vector)
@@ -312,7 +348,9 @@ def _targets(model, spec, sites, reads, logits, seq, max_n_logits, desired_logit
     pos = spec[2] if len(spec) == 3 else seq - 1
     match = [s for s in sites if s.dictionary.write.name == site or s.dictionary.read.name == site]
     if not match:
-        raise TargetError(f"no SAE at {site!r}; feature targets can use: {[s.dictionary.write.name for s in sites]}")
+        raise TargetError(
+            f"no SAE at {site!r}; feature targets can use: {[s.dictionary.write.name for s in sites]}"
+        )
     s = match[0]
     sae = s.dictionary.sae
     if not 0 <= feature < sae.d_sae:
@@ -323,9 +361,24 @@ def _targets(model, spec, sites, reads, logits, seq, max_n_logits, desired_logit
     scale = float(sae.norm_scaling_factor) if sae.normalize_activations != "none" else 1.0
     vec = (sae.W_enc.detach()[:, feature] * scale).float()
     with torch.no_grad():
-        value = float(sae.pre_activations(reads[s.dictionary.read.name][pos : pos + 1].to(sae.dtype) * scale)[0, feature])
-    return [Target("feature", s.dictionary.read.name, pos, vec, 1.0, f"#{feature} @ {pos}",
-                   site=s.dictionary.write.name, feature=feature, value=value)]
+        value = float(
+            sae.pre_activations(reads[s.dictionary.read.name][pos : pos + 1].to(sae.dtype) * scale)[
+                0, feature
+            ]
+        )
+    return [
+        Target(
+            "feature",
+            s.dictionary.read.name,
+            pos,
+            vec,
+            1.0,
+            f"#{feature} @ {pos}",
+            site=s.dictionary.write.name,
+            feature=feature,
+            value=value,
+        )
+    ]
 
 
 def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size, progress):
@@ -340,10 +393,16 @@ def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size
     site_of = np.repeat(np.arange(len(sites)), np.diff(rc.feature_offsets))
     with tqdm(total=budget, desc="attribution rows", unit="feature", disable=not progress) as bar:
         while visited.sum() < budget:
-            infl = _partial_influence(rows, row_cols, weights, rc.n_cols, depth)[: rc.n_features].numpy()
+            infl = _partial_influence(rows, row_cols, weights, rc.n_cols, depth)[
+                : rc.n_features
+            ].numpy()
             infl[visited] = -1
             order = np.argsort(-infl, kind="stable")
-            take = [int(c) for c in order[: min(update_interval * batch_size, budget - int(visited.sum()))] if infl[c] > 0]
+            take = [
+                int(c)
+                for c in order[: min(update_interval * batch_size, budget - int(visited.sum()))]
+                if infl[c] > 0
+            ]
             if not take:
                 break  # nothing left reaches the targets
             take.sort(key=lambda c: (site_of[c], c))  # one read site per batch where possible
@@ -352,7 +411,9 @@ def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size
                 k = int(site_of[c])
                 s = sites[k]
                 i = c - rc.feature_offsets[k]
-                batch.append((s.dictionary.read.name, int(s.pos[i]), s.read_vecs[i].to(rc.embed.device)))
+                batch.append(
+                    (s.dictionary.read.name, int(s.pos[i]), s.read_vecs[i].to(rc.embed.device))
+                )
             rows = torch.cat([rows, rc.rows(batch)])
             row_cols += take
             visited[take] = True
@@ -360,9 +421,13 @@ def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size
     return rows, row_cols
 
 
-def attribution_memory(model: Model, n_tokens: int, n_sites: int = 5, batch_size: int = 32,
-                       max_feature_nodes: int = 2000) -> str:
+def attribution_memory(
+    model: Model,
+    n_tokens: int,
+    n_sites: int = 5,
+    batch_size: int = 32,
+    max_feature_nodes: int = 2000,
+) -> str:
     """A human-readable estimate of `attribute`'s peak memory for a prompt length."""
     gib = memory_estimate(model, n_tokens, n_sites, batch_size, max_feature_nodes) / 2**30
     return f"≈{gib:.2f} GiB for {n_tokens} tokens, {n_sites} sites, batch {batch_size}"
-

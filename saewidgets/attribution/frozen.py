@@ -196,7 +196,9 @@ class FrozenModel:
                 else:
                     z = args[0].detach()
                     safe = torch.where(z.abs() > 1e-6, z, torch.ones_like(z))
-                    ratio = torch.where(z.abs() > 1e-6, out.detach() / safe, torch.full_like(z, 0.5))
+                    ratio = torch.where(
+                        z.abs() > 1e-6, out.detach() / safe, torch.full_like(z, 0.5)
+                    )
                     run.constants.gates.append(ratio)
                 return None
             cached = run.constants.gates[run.next("gate")]

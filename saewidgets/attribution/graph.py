@@ -114,7 +114,9 @@ class AttributionGraph:
                 raise KeyError(f"node index {node} is outside 0..{self.n_nodes - 1}")
             return int(node)
         if node not in self._index:
-            raise KeyError(f"no node {node!r} in this graph (ids look like {self.nodes['node_id'].iloc[0]!r})")
+            raise KeyError(
+                f"no node {node!r} in this graph (ids look like {self.nodes['node_id'].iloc[0]!r})"
+            )
         return self._index[node]
 
     def mask(self, *types: str) -> np.ndarray:
@@ -123,7 +125,11 @@ class AttributionGraph:
     def edges_frame(self) -> pd.DataFrame:
         ids = self.nodes["node_id"].to_numpy()
         return pd.DataFrame(
-            {"source": ids[self.edges.source], "target": ids[self.edges.target], "weight": self.edges.weight}
+            {
+                "source": ids[self.edges.source],
+                "target": ids[self.edges.target],
+                "weight": self.edges.weight,
+            }
         )
 
     def adjacency(self) -> np.ndarray:
@@ -139,8 +145,12 @@ class AttributionGraph:
         i = self.index(node)
         sel = self.edges.target == i
         ids = self.nodes["node_id"].to_numpy()
-        frame = pd.DataFrame({"source": ids[self.edges.source[sel]], "weight": self.edges.weight[sel]})
-        return frame.reindex(frame["weight"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+        frame = pd.DataFrame(
+            {"source": ids[self.edges.source[sel]], "weight": self.edges.weight[sel]}
+        )
+        return frame.reindex(frame["weight"].abs().sort_values(ascending=False).index).reset_index(
+            drop=True
+        )
 
     # -- influence, pruning, scores --------------------------------------------------------
 
@@ -162,16 +172,27 @@ class AttributionGraph:
         prunable = self.mask("feature", "error")
         return _prune.cumulative_rank(self.influence(target), prunable)
 
-    def prune(self, node_threshold: float = 0.8, edge_threshold: float = 0.98, target=None) -> AttributionGraph:
+    def prune(
+        self, node_threshold: float = 0.8, edge_threshold: float = 0.98, target=None
+    ) -> AttributionGraph:
         """The nodes holding ``node_threshold`` of the influence on the targets and the edges
         holding ``edge_threshold`` of the edge score (tokens and targets always stay)."""
         result = _prune.prune(
-            self.edges, self.target_weights(target), self.mask("feature", "error"), node_threshold, edge_threshold
+            self.edges,
+            self.target_weights(target),
+            self.mask("feature", "error"),
+            node_threshold,
+            edge_threshold,
         )
-        return self._subgraph(result.node_mask, result.edge_mask, {
-            "node_threshold": node_threshold, "edge_threshold": edge_threshold})
+        return self._subgraph(
+            result.node_mask,
+            result.edge_mask,
+            {"node_threshold": node_threshold, "edge_threshold": edge_threshold},
+        )
 
-    def _subgraph(self, node_mask: np.ndarray, edge_mask: np.ndarray, pruning: dict) -> AttributionGraph:
+    def _subgraph(
+        self, node_mask: np.ndarray, edge_mask: np.ndarray, pruning: dict
+    ) -> AttributionGraph:
         new_index = np.full(self.n_nodes, -1)
         new_index[node_mask] = np.arange(int(node_mask.sum()))
         kept = _prune.Edges(
@@ -182,8 +203,14 @@ class AttributionGraph:
         )
         meta = {**self.metadata, "pruning_settings": pruning}
         return AttributionGraph(
-            self.nodes[node_mask].copy(), kept, prompt=self.prompt, tokens=self.tokens, metadata=meta,
-            qparams=self.qparams, extra=self.extra, ctx=self._ctx,
+            self.nodes[node_mask].copy(),
+            kept,
+            prompt=self.prompt,
+            tokens=self.tokens,
+            metadata=meta,
+            qparams=self.qparams,
+            extra=self.extra,
+            ctx=self._ctx,
         )
 
     def scores(self) -> tuple[float, float]:
@@ -194,7 +221,15 @@ class AttributionGraph:
     # -- building -------------------------------------------------------------------------
 
     @classmethod
-    def from_rows(cls, ctx: GraphContext, prompt: str, rows: torch.Tensor, row_cols: list[int], rc, settings: dict):
+    def from_rows(
+        cls,
+        ctx: GraphContext,
+        prompt: str,
+        rows: torch.Tensor,
+        row_cols: list[int],
+        rc,
+        settings: dict,
+    ):
         sites, targets = ctx.sites, ctx.targets
         model = ctx.model
         seq = ctx.ids.shape[1]
@@ -203,7 +238,9 @@ class AttributionGraph:
         site_of = np.repeat(np.arange(len(sites)), np.diff(rc.feature_offsets))
         local = np.arange(rc.n_features) - rc.feature_offsets[site_of]
         pos_of = np.concatenate([s.pos.cpu().numpy() for s in sites]) if sites else np.zeros(0, int)
-        feat_of = np.concatenate([s.feat.cpu().numpy() for s in sites]) if sites else np.zeros(0, int)
+        feat_of = (
+            np.concatenate([s.feat.cpu().numpy() for s in sites]) if sites else np.zeros(0, int)
+        )
         order = sorted(visited_cols, key=lambda c: (site_of[c], pos_of[c], feat_of[c]))
         n_f = len(order)
         n_err = len(sites) * seq
@@ -215,10 +252,18 @@ class AttributionGraph:
         col_to_node[rc.n_features :] = n_f + np.arange(n_err + seq)
         dense = torch.zeros(rows.shape[0], n_nodes)
         dense.index_add_(1, torch.from_numpy(col_to_node), rows)
-        row_nodes = np.concatenate([n_f + n_err + seq + np.arange(n_t), col_to_node[np.array(visited_cols, dtype=np.int64)]]).astype(np.int64)
+        row_nodes = np.concatenate(
+            [
+                n_f + n_err + seq + np.arange(n_t),
+                col_to_node[np.array(visited_cols, dtype=np.int64)],
+            ]
+        ).astype(np.int64)
         r, c = torch.nonzero(dense, as_tuple=True)
         edges = _prune.Edges(
-            row_nodes[r.numpy()], c.numpy().astype(np.int64), dense[r, c].numpy().astype(np.float32), n_nodes
+            row_nodes[r.numpy()],
+            c.numpy().astype(np.int64),
+            dense[r, c].numpy().astype(np.float32),
+            n_nodes,
         )
         # Folded error vectors, for interventions on error nodes.
         visited_mask = np.zeros(rc.n_features, dtype=bool)
@@ -244,33 +289,100 @@ class AttributionGraph:
             s = sites[k]
             p, f = int(s.pos[i]), int(s.feat[i])
             ctx.feature_ref[f"{layer_labels[k]}_{f}_{p}"] = (k, i)
-            records.append(dict(node_id=f"{layer_labels[k]}_{f}_{p}", type="feature", site=s.dictionary.write.name,
-                                layer=layer_labels[k], stream=k + 1, pos=p, feature=f, token_id=-1,
-                                activation=float(s.act[i]), value=float(s.pre[i]), prob=0.0, weight=0.0, label=""))
+            records.append(
+                dict(
+                    node_id=f"{layer_labels[k]}_{f}_{p}",
+                    type="feature",
+                    site=s.dictionary.write.name,
+                    layer=layer_labels[k],
+                    stream=k + 1,
+                    pos=p,
+                    feature=f,
+                    token_id=-1,
+                    activation=float(s.act[i]),
+                    value=float(s.pre[i]),
+                    prob=0.0,
+                    weight=0.0,
+                    label="",
+                )
+            )
         for k, s in enumerate(sites):
             norms = ctx.folded_errors[k].norm(dim=-1)
             for p in range(seq):
-                records.append(dict(node_id=f"{layer_labels[k]}_-1_{p}", type="error", site=s.dictionary.write.name,
-                                    layer=layer_labels[k], stream=k + 1, pos=p, feature=-1, token_id=-1,
-                                    activation=float(norms[p]), value=float("nan"), prob=0.0, weight=0.0,
-                                    label=f"error {s.dictionary.write.name} @ {texts[p]!r}"))
+                records.append(
+                    dict(
+                        node_id=f"{layer_labels[k]}_-1_{p}",
+                        type="error",
+                        site=s.dictionary.write.name,
+                        layer=layer_labels[k],
+                        stream=k + 1,
+                        pos=p,
+                        feature=-1,
+                        token_id=-1,
+                        activation=float(norms[p]),
+                        value=float("nan"),
+                        prob=0.0,
+                        weight=0.0,
+                        label=f"error {s.dictionary.write.name} @ {texts[p]!r}",
+                    )
+                )
         for p in range(seq):
-            records.append(dict(node_id=f"E_{ids[p]}_{p}", type="token", site=None, layer="E", stream=0, pos=p,
-                                feature=-1, token_id=ids[p], activation=float("nan"), value=float("nan"),
-                                prob=0.0, weight=0.0, label=texts[p]))
+            records.append(
+                dict(
+                    node_id=f"E_{ids[p]}_{p}",
+                    type="token",
+                    site=None,
+                    layer="E",
+                    stream=0,
+                    pos=p,
+                    feature=-1,
+                    token_id=ids[p],
+                    activation=float("nan"),
+                    value=float("nan"),
+                    prob=0.0,
+                    weight=0.0,
+                    label=texts[p],
+                )
+            )
         for t in targets:
             if t.kind == "feature":
                 k = [s.dictionary.write.name for s in sites].index(t.site)
-                records.append(dict(node_id=f"{layer_labels[k]}_{t.feature}_{t.pos}", type="feature_target",
-                                    site=t.site, layer=layer_labels[k], stream=k + 1, pos=t.pos, feature=t.feature,
-                                    token_id=-1, activation=float("nan"), value=t.value, prob=0.0, weight=t.weight,
-                                    label=f"target {t.label}"))
+                records.append(
+                    dict(
+                        node_id=f"{layer_labels[k]}_{t.feature}_{t.pos}",
+                        type="feature_target",
+                        site=t.site,
+                        layer=layer_labels[k],
+                        stream=k + 1,
+                        pos=t.pos,
+                        feature=t.feature,
+                        token_id=-1,
+                        activation=float("nan"),
+                        value=t.value,
+                        prob=0.0,
+                        weight=t.weight,
+                        label=f"target {t.label}",
+                    )
+                )
             else:
                 tid = t.token_id if t.kind == "logit" else f"{t.token_id}-{t.other_id}"
-                records.append(dict(node_id=f"{logit_layer}_{tid}_{t.pos}", type="logit", site=None, layer=logit_layer,
-                                    stream=len(sites) + 1, pos=t.pos, feature=-1, token_id=t.token_id,
-                                    activation=float("nan"), value=t.value, prob=t.prob, weight=t.weight,
-                                    label=t.label))
+                records.append(
+                    dict(
+                        node_id=f"{logit_layer}_{tid}_{t.pos}",
+                        type="logit",
+                        site=None,
+                        layer=logit_layer,
+                        stream=len(sites) + 1,
+                        pos=t.pos,
+                        feature=-1,
+                        token_id=t.token_id,
+                        activation=float("nan"),
+                        value=t.value,
+                        prob=t.prob,
+                        weight=t.weight,
+                        label=t.label,
+                    )
+                )
         nodes = pd.DataFrame.from_records(records)
         ctx.target_ids = nodes["node_id"].iloc[len(nodes) - n_t :].tolist()
         metadata = {
@@ -296,10 +408,18 @@ class AttributionGraph:
 
         return intervene(self, nodes, multiplier, mode=mode)
 
-    def to_json(self, path: str | os.PathLike | None = None, *, slug: str | None = None,
-                node_threshold: float | None = 0.8, edge_threshold: float = 0.98) -> dict:
+    def to_json(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        slug: str | None = None,
+        node_threshold: float | None = 0.8,
+        edge_threshold: float = 0.98,
+    ) -> dict:
         """The graph in the Neuronpedia / circuit-tracer JSON format (pruned with the given
         thresholds first unless ``node_threshold`` is None); written to ``path`` if given."""
         from saewidgets.attribution.neuronpedia import to_json
 
-        return to_json(self, path, slug=slug, node_threshold=node_threshold, edge_threshold=edge_threshold)
+        return to_json(
+            self, path, slug=slug, node_threshold=node_threshold, edge_threshold=edge_threshold
+        )

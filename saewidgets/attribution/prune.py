@@ -24,7 +24,9 @@ class Edges:
         """|w| divided by the target's total incoming |w| (rows sum to one)."""
         mag = np.abs(self.weight).astype(np.float64)
         total = np.bincount(self.target, mag, minlength=self.n_nodes)
-        return np.divide(mag, total[self.target], out=np.zeros_like(mag), where=total[self.target] > 0)
+        return np.divide(
+            mag, total[self.target], out=np.zeros_like(mag), where=total[self.target] > 0
+        )
 
     def subset(self, keep: np.ndarray) -> Edges:
         return Edges(self.target[keep], self.source[keep], self.weight[keep], self.n_nodes)
@@ -122,5 +124,7 @@ def scores(edges: Edges, weights: np.ndarray, is_error: np.ndarray, is_token: np
     )
     has_input = np.bincount(edges.target, minlength=edges.n_nodes) > 0
     mass = (infl + weights) * has_input
-    completeness = float(((1 - err_share) * mass).sum() / mass.sum()) if mass.sum() > 0 else float("nan")
+    completeness = (
+        float(((1 - err_share) * mass).sum() / mass.sum()) if mass.sum() > 0 else float("nan")
+    )
     return replacement, completeness

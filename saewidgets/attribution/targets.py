@@ -38,7 +38,9 @@ def single_token(model: Model, token: str | int) -> int:
         raise TargetError(f"a target token must be a string or a token id, not {token!r}")
     if isinstance(token, int):
         if not 0 <= token < model.vocab_size:
-            raise TargetError(f"token id {token} is outside the vocabulary 0..{model.vocab_size - 1}")
+            raise TargetError(
+                f"token id {token} is outside the vocabulary 0..{model.vocab_size - 1}"
+            )
         return token
     if not isinstance(token, str) or not token:
         raise TargetError(f"a target token must be a non-empty string or an id, not {token!r}")
@@ -71,8 +73,14 @@ def logit_targets(
 
     def one(tid: int) -> Target:
         return Target(
-            "logit", FINAL, pos, unembed[tid] - mean_u, float(probs[tid]), text(tid),
-            token_id=tid, prob=float(probs[tid]),
+            "logit",
+            FINAL,
+            pos,
+            unembed[tid] - mean_u,
+            float(probs[tid]),
+            text(tid),
+            token_id=tid,
+            prob=float(probs[tid]),
         )
 
     if spec is None:
@@ -90,8 +98,15 @@ def logit_targets(
             raise TargetError("a logit difference needs two different tokens")
         return [
             Target(
-                "logit_diff", FINAL, pos, unembed[a] - unembed[b], 1.0,
-                f"{text(a)} − {text(b)}", token_id=a, other_id=b, prob=float(probs[a]),
+                "logit_diff",
+                FINAL,
+                pos,
+                unembed[a] - unembed[b],
+                1.0,
+                f"{text(a)} − {text(b)}",
+                token_id=a,
+                other_id=b,
+                prob=float(probs[a]),
             )
         ]
     tokens = spec if isinstance(spec, list) else [spec]

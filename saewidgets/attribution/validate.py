@@ -86,7 +86,9 @@ def _edits(graph, ctx, nodes, multiplier) -> tuple[dict, list[int], dict]:
         row = graph.nodes.iloc[i]
         kind, pos = row["type"], int(row["pos"])
         if kind not in SOURCE_TYPES:
-            raise ValidationError(f"{row['node_id']!r} is a {kind} node; intervene on {SOURCE_TYPES}")
+            raise ValidationError(
+                f"{row['node_id']!r} is a {kind} node; intervene on {SOURCE_TYPES}"
+            )
         if kind == "token":
             key, vec = "embed", ctx.embed[pos]
         elif kind == "error":
@@ -148,7 +150,9 @@ def _frozen_pass(ctx, deltas: dict, clamped: dict, respond: bool) -> dict:
 
         leaves[name] = respond_fn
     with torch.no_grad():
-        ctx.frozen.replay(ctx.ids, {k: v if callable(v) else v[None] for k, v in leaves.items()}, reads=reads)
+        ctx.frozen.replay(
+            ctx.ids, {k: v if callable(v) else v[None] for k, v in leaves.items()}, reads=reads
+        )
     return reads
 
 
@@ -214,7 +218,9 @@ def _predict(graph, idx: list[int], multiplier: float, propagate: bool) -> np.nd
         dh = np.bincount(e.target, e.weight * f[e.source], minlength=n)
         if not propagate:
             break
-        new = np.where(is_feature & ~fixed, np.divide(dh, act, out=np.zeros(n), where=is_feature), 0.0)
+        new = np.where(
+            is_feature & ~fixed, np.divide(dh, act, out=np.zeros(n), where=is_feature), 0.0
+        )
         new[fixed] = multiplier - 1.0
         if np.allclose(new, f):
             break
@@ -239,10 +245,16 @@ def intervene(graph, nodes, multiplier: float = 0.0, *, mode: str = "free") -> I
         new_reads = _frozen_pass(ctx, deltas, clamped, respond=mode == "frozen")
     before, after = _measure(graph, ctx, clean_reads), _measure(graph, ctx, new_reads)
     predicted = _predict(graph, idx, float(multiplier), propagate=mode != "direct")
-    frame = pd.DataFrame({
-        "node_id": graph.nodes["node_id"], "type": graph.nodes["type"], "label": graph.nodes["label"],
-        "before": before, "predicted": predicted, "actual": after - before,
-    })
+    frame = pd.DataFrame(
+        {
+            "node_id": graph.nodes["node_id"],
+            "type": graph.nodes["type"],
+            "label": graph.nodes["label"],
+            "before": before,
+            "predicted": predicted,
+            "actual": after - before,
+        }
+    )
     has_input = np.bincount(graph.edges.target, minlength=graph.n_nodes) > 0
     targets = frame[graph.mask("logit", "feature_target")].copy()
     if probs_before is not None:
@@ -252,6 +264,9 @@ def intervene(graph, nodes, multiplier: float = 0.0, *, mode: str = "free") -> I
     features = frame[graph.mask("feature") & has_input].drop(index=idx, errors="ignore")
     features = features.reindex(features["actual"].abs().sort_values(ascending=False).index)
     return InterventionResult(
-        targets.reset_index(drop=True), features.reset_index(drop=True),
-        [graph.nodes["node_id"].iloc[i] for i in idx], float(multiplier), mode,
+        targets.reset_index(drop=True),
+        features.reset_index(drop=True),
+        [graph.nodes["node_id"].iloc[i] for i in idx],
+        float(multiplier),
+        mode,
     )

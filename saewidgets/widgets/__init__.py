@@ -3,12 +3,14 @@
 from saewidgets.widgets.base import SAEWidget, link
 from saewidgets.widgets.dashboard import FeatureDashboard
 from saewidgets.widgets.feature_browser import FeatureBrowser
+from saewidgets.widgets.graph_view import GraphView
 from saewidgets.widgets.heatmap import TokenHeatmap
 from saewidgets.widgets.steering import SteeringPanel
 
 __all__ = [
     "FeatureBrowser",
     "FeatureDashboard",
+    "GraphView",
     "SAEWidget",
     "SteeringPanel",
     "TokenHeatmap",

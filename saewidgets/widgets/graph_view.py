@@ -1,0 +1,318 @@
+"""`sw.GraphView`: an attribution graph laid out by layer × token, explored and tested inline."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import traitlets
+
+from saewidgets.attribution.graph import AttributionGraph
+from saewidgets.explain import Labels, auto_labels
+from saewidgets.stats import FeatureStats
+from saewidgets.widgets.base import STATIC, SAEWidget
+from saewidgets.widgets.cards import feature_card, label_lookup
+from saewidgets.widgets.packing import pack
+
+MAX_EDGES = 30_000  # edges sent to the browser, strongest by influence-weighted score
+EXPORT_CARDS = 40
+MULTIPLIERS = (-2.0, -1.0, 0.0, 0.5, 2.0, 4.0)
+
+
+def _stats_by_site(stats) -> dict[str, FeatureStats]:
+    if stats is None:
+        return {}
+    if isinstance(stats, FeatureStats):
+        stats = [stats]
+    if isinstance(stats, dict):
+        stats = list(stats.values())
+    out = {}
+    for s in stats:
+        if not isinstance(s, FeatureStats):
+            raise TypeError(
+                f"stats must be FeatureStats (or a list/dict of them), not {type(s).__name__}"
+            )
+        out[s.site] = s
+    return out
+
+
+class GraphView(SAEWidget):
+    """An attribution graph in the notebook.
+
+    - nodes by layer (rows) × token (columns), sized by influence; edges coloured by sign;
+    - hover: a node's neighbourhood; click: its feature card (with ``stats=``), "full card"
+      opens the whole dashboard inside the view;
+    - pin nodes (shift-click or the card's button), group pinned nodes into labelled
+      supernodes; ``pinned`` and ``supernodes`` are Python-side lists too;
+    - the pruning slider (``node_threshold``) and the target picker (``target``);
+    - "intervene": scale the pinned nodes in the real model and show the actual change of each
+      target next to the graph's prediction (needs a graph built by `sw.attribute`).
+    """
+
+    _bundle = "graphview"
+    _esm = STATIC / "graphview.js"
+    _css = STATIC / "graphview.css"
+
+    node_threshold = traitlets.Float(0.8, help="show nodes within this cumulative influence").tag(
+        sync=True
+    )
+    target = traitlets.Int(-1, help="index of the target to rank by (-1: all, by probability)").tag(
+        sync=True
+    )
+    pinned = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    supernodes = traitlets.List(traitlets.List(), default_value=[]).tag(sync=True)
+    clicked = traitlets.Unicode("").tag(sync=True)
+    multiplier = traitlets.Float(0.0).tag(sync=True)
+    mode = traitlets.Unicode("free").tag(sync=True)
+    _graph = traitlets.Dict().tag(sync=True)
+    _card = traitlets.Dict().tag(sync=True)
+    _cards = traitlets.Dict().tag(sync=True)
+    _intervention = traitlets.Dict().tag(sync=True)
+    _status = traitlets.Unicode("").tag(sync=True)
+    _error = traitlets.Unicode("").tag(sync=True)
+    _live = traitlets.Bool(True).tag(sync=True)
+    _can_intervene = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(
+        self,
+        graph: AttributionGraph,
+        *,
+        stats=None,
+        labels="auto",
+        node_threshold: float = 0.8,
+        **kwargs,
+    ) -> None:
+        if not isinstance(graph, AttributionGraph):
+            raise TypeError(
+                f"GraphView needs an AttributionGraph (from sw.attribute or sw.load_graph), not {type(graph).__name__}"
+            )
+        if not 0 < node_threshold <= 1:
+            raise ValueError(f"node_threshold must be in (0, 1], got {node_threshold}")
+        self.graph = graph
+        self._stats = _stats_by_site(stats)
+        ctx = graph._ctx
+        tokenizer = ctx.model.tokenizer if ctx is not None else None
+        self._lookups = {}
+        for site, st in self._stats.items():
+            lab = labels
+            if isinstance(labels, dict) and site in labels:
+                lab = labels[site]
+            if lab == "auto":
+                lab = auto_labels(st, tokenizer) if tokenizer is not None else None
+            if isinstance(lab, (Labels, dict)) or lab is None:
+                self._lookups[site] = label_lookup(lab, st.d_sae)
+        self._lock = threading.Lock()
+        super().__init__(
+            _graph=self._payload(),
+            node_threshold=node_threshold,
+            pinned=list(graph.qparams.get("pinnedIds") or []),
+            supernodes=[list(s) for s in graph.qparams.get("supernodes") or []],
+            _can_intervene=ctx is not None,
+            **kwargs,
+        )
+        self.on_msg(self._on_message)
+
+    # -- payload ------------------------------------------------------------------------------
+
+    def _label(self, row) -> str:
+        lookup = self._lookups.get(row["site"])
+        if row["type"] in ("feature", "feature_target") and lookup is not None:
+            text = lookup(int(row["feature"]))[0]
+            if text:
+                return text
+        return str(row["label"] or "")
+
+    def _payload(self) -> dict:
+        g = self.graph
+        nodes = g.nodes
+        targets = np.nonzero(g.mask("logit", "feature_target"))[0]
+        ranks = [g.ranks()] + [g.ranks(int(t)) for t in targets]
+        # Edges worth drawing: score = |normalised weight| × influence of the target.
+        infl = g.influence() + g.weights
+        score = g.edges.normalised() * infl[g.edges.target]
+        keep = np.argsort(-score, kind="stable")[:MAX_EDGES]
+        keep = keep[score[keep] > 0]
+        incoming = np.bincount(g.edges.target, np.abs(g.edges.weight), minlength=g.n_nodes)
+        share = g.edges.weight[keep] / np.maximum(incoming[g.edges.target[keep]], 1e-30)
+        streams = sorted(set(int(s) for s in nodes["stream"]))
+        stream_names = {}
+        for s in streams:
+            rows = nodes[nodes["stream"] == s]
+            kind = rows["type"].iloc[0]
+            stream_names[s] = (
+                "tokens"
+                if kind == "token"
+                else "targets"
+                if kind == "logit"
+                else str(rows["site"].iloc[0] or f"layer {rows['layer'].iloc[0]}")
+            )
+        replacement, completeness = g.scores()
+        return {
+            "ids": nodes["node_id"].astype(str).tolist(),
+            "types": nodes["type"].tolist(),
+            "labels": [self._label(r) for r in nodes.to_dict("records")],
+            "sites": [s if isinstance(s, str) else "" for s in nodes["site"]],
+            "stream": pack(nodes["stream"].to_numpy(), "int32"),
+            "pos": pack(nodes["pos"].to_numpy(), "int32"),
+            "feature": pack(nodes["feature"].to_numpy(), "int32"),
+            "activation": pack(
+                np.nan_to_num(nodes["activation"].to_numpy(dtype=np.float64)), "float32"
+            ),
+            "prob": pack(nodes["prob"].to_numpy(dtype=np.float64), "float32"),
+            "ranks": [pack(r, "float32") for r in ranks],
+            "targets": [int(t) for t in targets],
+            "edge_src": pack(g.edges.source[keep], "int32"),
+            "edge_tgt": pack(g.edges.target[keep], "int32"),
+            "edge_w": pack(g.edges.weight[keep], "float32"),
+            "edge_share": pack(share, "float32"),
+            "n_edges_total": len(g.edges.weight),
+            "tokens": g.tokens,
+            "streams": [[s, stream_names[s]] for s in streams],
+            "scores": {"replacement": replacement, "completeness": completeness},
+            "prompt": g.prompt,
+            "model": str(g.metadata.get("scan", "")),
+            "multipliers": list(MULTIPLIERS),
+            "has_stats": sorted(self._stats),
+        }
+
+    # -- cards ---------------------------------------------------------------------------------
+
+    def card(self, node_id: str) -> dict:
+        """The feature card of a node (empty when no statistics cover its site)."""
+        i = self.graph.index(node_id)
+        row = self.graph.nodes.iloc[i]
+        st = self._stats.get(row["site"])
+        if row["type"] not in ("feature", "feature_target") or st is None:
+            return {}
+        card = feature_card(
+            st, int(row["feature"]), self._lookups.get(row["site"], lambda f: ("", None))
+        )
+        card["node_id"] = str(row["node_id"])
+        return card
+
+    @traitlets.observe("clicked")
+    def _send_card(self, change) -> None:
+        if not change["new"]:
+            self._card = {}
+            return
+        try:
+            self._card = self.card(change["new"])
+            self._error = ""
+        except (KeyError, ValueError) as error:
+            self._error = str(error)
+
+    @traitlets.validate("node_threshold")
+    def _check_threshold(self, proposal):
+        value = proposal["value"]
+        if not 0 < value <= 1:
+            raise traitlets.TraitError(f"node_threshold must be in (0, 1], got {value}")
+        return value
+
+    @traitlets.validate("target")
+    def _check_target(self, proposal):
+        value = proposal["value"]
+        n = len(self._graph.get("targets", [])) if self._graph else 1 << 30
+        if not -1 <= value < n:
+            raise traitlets.TraitError(f"target must be -1 (all) or 0..{n - 1}, got {value}")
+        return value
+
+    @traitlets.validate("pinned")
+    def _check_pinned(self, proposal):
+        for nid in proposal["value"]:
+            self.graph.index(nid)  # KeyError names the bad id
+        return list(dict.fromkeys(proposal["value"]))
+
+    # -- Python-side editing ----------------------------------------------------------------
+
+    def pin(self, *node_ids: str) -> None:
+        self.pinned = [*self.pinned, *node_ids]
+
+    def unpin(self, *node_ids: str) -> None:
+        self.pinned = [n for n in self.pinned if n not in node_ids]
+
+    def group(self, label: str, node_ids=None) -> None:
+        """Make a supernode from ``node_ids`` (default: the pinned nodes not yet grouped)."""
+        grouped = {n for s in self.supernodes for n in s[1:]}
+        members = (
+            list(node_ids) if node_ids is not None else [n for n in self.pinned if n not in grouped]
+        )
+        if not members:
+            raise ValueError("a supernode needs at least one node; pin some first")
+        for n in members:
+            self.graph.index(n)
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError("a supernode needs a non-empty label")
+        self.supernodes = [
+            *(s for s in self.supernodes if not set(s[1:]) & set(members)),
+            [label.strip(), *members],
+        ]
+
+    def intervene(self, nodes=None, multiplier: float | None = None, mode: str | None = None):
+        """Run the validation on ``nodes`` (default: pinned) and show it in the view."""
+        nodes = list(nodes if nodes is not None else self.pinned)
+        multiplier = self.multiplier if multiplier is None else multiplier
+        mode = self.mode if mode is None else mode
+        with self._lock:
+            self._status = "running the intervention…"
+            try:
+                result = self.graph.intervene(nodes, multiplier, mode=mode)
+            except Exception as error:  # shown in the view; the graph itself is unchanged
+                self._error = f"{type(error).__name__}: {error}"
+                self._status = ""
+                raise
+            payload = result.to_dict()
+            payload["run"] = int(self._intervention.get("run", 0)) + 1
+            self._intervention = payload
+            self._error = ""
+            self._status = ""
+        return result
+
+    def subgraph(self) -> AttributionGraph:
+        """The pinned nodes (and the edges among them) as a graph of their own."""
+        mask = self.graph.nodes["node_id"].isin(self.pinned).to_numpy()
+        edges = mask[self.graph.edges.source] & mask[self.graph.edges.target]
+        return self.graph._subgraph(mask, edges, {"pinned": True})
+
+    def _on_message(self, widget, content, buffers) -> None:
+        if content.get("type") == "intervene":
+            try:
+                self.intervene(
+                    content.get("nodes") or None,
+                    float(content.get("multiplier", self.multiplier)),
+                    content.get("mode") or self.mode,
+                )
+            except Exception:  # already shown through _error
+                pass
+
+    # -- export --------------------------------------------------------------------------------
+
+    def _state_for_export(self, cards: int = EXPORT_CARDS) -> dict:
+        state = super()._state_for_export()
+        state["_live"] = False
+        state["_can_intervene"] = False
+        g = self.graph
+        order = np.argsort(g.nodes["influence"].to_numpy())
+        chosen = [
+            g.nodes["node_id"].iloc[i] for i in order if g.nodes["type"].iloc[i] == "feature"
+        ][:cards]
+        chosen += [n for n in self.pinned if n not in chosen]
+        out = {}
+        for nid in chosen:
+            card = self.card(nid)
+            if card:
+                out[nid] = card
+        state["_cards"] = out
+        return state
+
+    def to_html(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        title: str = "saewidgets attribution graph",
+        cards: int = EXPORT_CARDS,
+    ) -> str:
+        """A self-contained page of the graph: hover, click, pin, group, the slider and target
+        picker all work offline; feature cards are included for the ``cards`` most influential
+        features and the pinned ones; interventions need a kernel."""
+        return super().to_html(path, title=title, cards=cards)
