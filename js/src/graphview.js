@@ -243,9 +243,15 @@ function render({ model, el }) {
     drawEdges();
   }
 
+  // Tokens and logits are token text (spaces made visible); feature labels are plain text.
+  function nodeName(i) {
+    const type = g.types[i];
+    return type === "token" || type === "logit" ? visibleText(g.labels[i]) : g.labels[i];
+  }
+
   function describe(i) {
     const type = g.types[i];
-    const bits = [h("strong", {}, visibleText(g.labels[i]) || (type === "feature" ? `#${g.feature[i]}` : type))];
+    const bits = [h("strong", {}, nodeName(i) || (type === "feature" ? `#${g.feature[i]}` : type))];
     bits.push(h("div", { class: "saew-muted" }, `${g.ids[i]} · ${type}${g.sites[i] ? ` · ${g.sites[i]}` : ""} · token "${visibleText(g.tokens[g.pos[i]] || "")}"`));
     if (type === "feature") bits.push(h("div", {}, `activation ${fmt(g.activation[i])} · influence rank ${fmt(ranks()[i])}`));
     if (type === "logit") bits.push(h("div", {}, `p = ${fmt(g.prob[i])}`));
@@ -291,7 +297,7 @@ function render({ model, el }) {
       const other = incoming ? g.src[e] : g.tgt[e];
       return h("li", {},
         h("button", { class: "saew-link", dataset: { node: g.ids[other] }, onclick: () => { model.set("clicked", g.ids[other]); model.save_changes(); } },
-          visibleText(g.labels[other]) || g.ids[other]),
+          nodeName(other) || g.ids[other]),
         " ", h("span", { class: g.weight[e] >= 0 ? "saew-pos" : "saew-neg" }, fmt(g.weight[e])));
     }));
   }
@@ -340,7 +346,7 @@ function render({ model, el }) {
     pinArea.append(h("ul", { class: "saew-graph-pin-list" }, ...pins.map((id) => {
       const i = indexOf.get(id);
       return h("li", { dataset: { node: id } },
-        h("button", { class: "saew-link", onclick: () => { model.set("clicked", id); model.save_changes(); } }, (i !== undefined && visibleText(g.labels[i])) || id),
+        h("button", { class: "saew-link", onclick: () => { model.set("clicked", id); model.save_changes(); } }, (i !== undefined && nodeName(i)) || id),
         groups.has(id) ? h("span", { class: "saew-muted" }, ` [${model.get("supernodes")[groups.get(id)][0]}]`) : "",
         h("button", { class: "saew-x", title: "unpin", onclick: () => togglePin(id) }, "×"));
     })));

@@ -76,7 +76,8 @@ def dictionaries(model: Model, saes) -> list[Dictionary]:
         if sae.normalize_activations not in LINEAR_INPUT_NORMS:
             raise AttributionError(
                 f"the SAE for {site} normalises each token's input "
-                f"({sae.normalize_activations!r}), which is not linear; allowed: {LINEAR_INPUT_NORMS}"
+                f"({sae.normalize_activations!r}), which is not linear; "
+                f"allowed: {LINEAR_INPUT_NORMS}"
             )
         read = model.site(site)
         if sae.is_transcoder:
@@ -349,7 +350,8 @@ def _targets(
     match = [s for s in sites if s.dictionary.write.name == site or s.dictionary.read.name == site]
     if not match:
         raise TargetError(
-            f"no SAE at {site!r}; feature targets can use: {[s.dictionary.write.name for s in sites]}"
+            f"no SAE at {site!r}; feature targets can use: "
+            f"{[s.dictionary.write.name for s in sites]}"
         )
     s = match[0]
     sae = s.dictionary.sae

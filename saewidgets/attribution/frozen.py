@@ -262,7 +262,7 @@ class FrozenModel:
         saved = {k: c._attn_implementation for k, c in configs.items()}
         _ACTIVE.run = run
         try:
-            for k, c in configs.items():
+            for c in configs.values():
                 c._attn_implementation = ATTN_NAME
             for _, module in self.norms:
                 handles.append(module.register_forward_hook(self._norm_hook(run)))

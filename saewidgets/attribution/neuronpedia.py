@@ -93,7 +93,8 @@ def to_json(
     node_threshold: float | None = 0.8,
     edge_threshold: float = 0.98,
 ) -> dict:
-    """``graph`` as a Neuronpedia graph document (pruned first unless ``node_threshold`` is None)."""
+    """``graph`` as a Neuronpedia graph document (pruned first unless ``node_threshold`` is
+    None)."""
     g = graph.prune(node_threshold, edge_threshold) if node_threshold is not None else graph
     tokens = g.tokens
     seq = len(tokens)
@@ -243,7 +244,8 @@ def load_graph(source) -> AttributionGraph:
     version = meta.get("schema_version", SCHEMA_VERSION)
     if isinstance(version, (int, float)) and version > SCHEMA_VERSION:
         warnings.warn(
-            f"graph schema_version {version} is newer than {SCHEMA_VERSION}; unknown fields are kept "
+            f"graph schema_version {version} is newer than {SCHEMA_VERSION}; "
+            "unknown fields are kept "
             "as they are",
             stacklevel=2,
         )

@@ -125,7 +125,6 @@ def _measure(graph, ctx, reads: dict) -> np.ndarray:
 
 
 def _frozen_pass(ctx, deltas: dict, clamped: dict, respond: bool) -> dict:
-    model = ctx.model
     reads: dict = {}
     leaves: dict = {"embed": ctx.embed + deltas.get("embed", 0)}
     for k, s in enumerate(ctx.sites):

@@ -85,7 +85,8 @@ class GraphView(SAEWidget):
     ) -> None:
         if not isinstance(graph, AttributionGraph):
             raise TypeError(
-                f"GraphView needs an AttributionGraph (from sw.attribute or sw.load_graph), not {type(graph).__name__}"
+                "GraphView needs an AttributionGraph (from sw.attribute or sw.load_graph), "
+                f"not {type(graph).__name__}"
             )
         if not 0 < node_threshold <= 1:
             raise ValueError(f"node_threshold must be in (0, 1], got {node_threshold}")

@@ -1,0 +1,167 @@
+"""GraphView: payload, cards, pins and supernodes, interventions, and the exported page."""
+
+import numpy as np
+import pytest
+import torch
+import traitlets
+from browser import PageWatch, browser
+from playwright.sync_api import expect
+from tiny import tiny_model
+
+import saewidgets as sw
+from saewidgets.stats import feature_stats
+from saewidgets.widgets.packing import unpack
+
+PROMPT = "the red box holds 3 stones"
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+CORPUS = sw.corpus.from_texts(
+    [
+        f"Item {i}: the {['red', 'blue', 'green'][i % 3]} box holds {i % 11} stones."
+        for i in range(120)
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = tiny_model("llama", seed=5)
+    saes = []
+    for layer in range(3):
+        sae = sw.SAE(32, 48, "relu", site=f"blocks.{layer}.hook_resid_post", seed=layer)
+        with torch.no_grad():
+            sae.b_enc.fill_(0.05)
+        saes.append(sae)
+    graph = sw.attribute(model, PROMPT, saes, progress=False)
+    stats = feature_stats(
+        model, saes[1], CORPUS, n_tokens=1500, context=32, cache=False, progress=False
+    )
+    return model, saes, graph, stats
+
+
+def _top_feature(graph, site):
+    rows = graph.nodes[graph.mask("feature") & (graph.nodes["site"] == site).to_numpy()]
+    return rows.sort_values("influence")["node_id"].iloc[0]
+
+
+def test_payload_cards_pins_and_intervention(setup):
+    model, saes, graph, stats = setup
+    labels = {f: f"label {f}" for f in range(stats.d_sae)}
+    view = sw.GraphView(graph, stats=stats, labels={stats.site: labels})
+    g = view._graph
+    assert len(g["ids"]) == graph.n_nodes and len(g["ranks"]) == 1 + graph.mask("logit").sum()
+    assert len(unpack(g["edge_src"])) == min(len(graph.edges.weight), 30_000)
+    node = _top_feature(graph, stats.site)
+    assert (
+        g["labels"][graph.index(node)] == labels[int(graph.nodes.loc[graph.index(node), "feature"])]
+    )
+    view.clicked = node
+    assert view._card["node_id"] == node and view._card["feature"] == int(node.split("_")[1])
+    view.clicked = _top_feature(graph, saes[2].site)  # a site without statistics: no card
+    assert view._card == {}
+    # pins and supernodes, from Python
+    a, b = _top_feature(graph, saes[0].site), node
+    view.pin(a, b)
+    view.group("my group")
+    assert view.supernodes == [["my group", a, b]]
+    with pytest.raises(ValueError, match="label"):
+        view.group(" ", [a])
+    with pytest.raises(KeyError, match="no node"):
+        view.pin("99_99_99")
+    with pytest.raises(traitlets.TraitError, match="node_threshold"):
+        view.node_threshold = 0
+    with pytest.raises(traitlets.TraitError, match="target"):
+        view.target = 50
+    # the front end's intervene message runs the validation and fills the result
+    view._on_message(
+        view, {"type": "intervene", "nodes": [b], "multiplier": 0.0, "mode": "free"}, []
+    )
+    result = view._intervention
+    direct = graph.intervene([b], 0.0, mode="free")
+    assert result["run"] == 1 and result["nodes"] == [b]
+    assert [t["actual"] for t in result["targets"]] == pytest.approx(
+        direct.targets["actual"].tolist()
+    )
+    # a bad request is reported in the view and leaves the last result in place
+    view._on_message(view, {"type": "intervene", "nodes": [graph.nodes["node_id"].iloc[-1]]}, [])
+    assert "logit node" in view._error and view._intervention["run"] == 1
+    sub = view.subgraph()
+    assert set(sub.nodes["node_id"]) == {a, b}
+
+
+def test_exported_graph_page(setup, tmp_path):
+    model, saes, graph, stats = setup
+    node = _top_feature(graph, stats.site)
+    feature = int(node.split("_")[1])
+    labels = {f: f"label {f}" for f in range(stats.d_sae)}
+    labels[feature] = HOSTILE
+    view = sw.GraphView(graph, stats=stats, labels={stats.site: labels}, node_threshold=0.8)
+    view.pin(node)
+    path = tmp_path / "graph.html"
+    view.to_html(path)
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        watch = PageWatch(page)
+        page.goto(path.as_uri())
+        root = page.locator(".saew-graph[data-ready='true']")
+        expect(root).to_have_count(1)
+        count = page.locator(".saew-graph-count")
+        before = int(count.get_attribute("data-visible"))
+        assert before == page.locator(".saew-graph-nodes [data-node]").count()
+        # the slider prunes: fewer nodes, and the count says how many
+        page.locator(".saew-graph-threshold").fill("0.3")
+        expect(count).not_to_have_attribute("data-visible", str(before))
+        after = int(count.get_attribute("data-visible"))
+        assert after < before and after == page.locator(".saew-graph-nodes [data-node]").count()
+        page.locator(".saew-graph-threshold").fill("0.8")
+        expect(count).to_have_attribute("data-visible", str(before))
+        # hover: the neighbourhood stays bright, the rest dims; the tooltip shows the label as text
+        target = page.locator(f".saew-graph-nodes [data-node='{node}']")
+        target.hover()
+        expect(root).to_have_attribute("data-hovered", node)
+        expect(page.locator(".saew-tooltip:not([hidden])")).to_contain_text(HOSTILE)
+        assert page.locator(".saew-graph-nodes .saew-dim").count() > 0
+        # click: the feature card from the page's cards, then the whole dashboard
+        target.click()
+        expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(1)
+        page.locator(".saew-graph-dashboard").click()
+        expect(
+            page.locator(f".saew-graph-card .saew-card[data-feature='{feature}']")
+        ).to_have_count(1)
+        # pin another node with shift-click, then group the pinned nodes into a supernode
+        other = _top_feature(graph, saes[0].site)
+        page.locator(f".saew-graph-nodes [data-node='{other}']").click(modifiers=["Shift"])
+        expect(page.locator(f".saew-graph-pin-list li[data-node='{other}']")).to_have_count(1)
+        page.locator(".saew-graph-group-label").fill("two features")
+        page.locator(".saew-graph-group").click()
+        expect(page.locator(".saew-graph-supernode")).to_have_text("two features")
+        # interventions need a kernel: the button is disabled in a file
+        assert page.locator(".saew-graph-run").is_disabled()
+        assert int(page.locator(".saew-graph-edges").get_attribute("data-edges")) > 0
+        assert page.evaluate("window.__pwned") is None
+        assert watch.errors == [] and watch.network == []
+
+
+def test_large_graph_renders(setup, tmp_path):
+    """A graph with 1,000+ visible nodes still draws (edges on canvas)."""
+    model, saes, graph, stats = setup
+    assert graph.n_nodes > 1000
+    view = sw.GraphView(graph, node_threshold=1.0)
+    path = tmp_path / "big.html"
+    view.to_html(path)
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        watch = PageWatch(page)
+        page.goto(path.as_uri())
+        count = page.locator(".saew-graph-count")
+        expect(count).to_have_attribute("data-visible", str(graph.n_nodes))
+        assert page.locator(".saew-graph-nodes [data-node]").count() == graph.n_nodes
+        assert watch.errors == []
+
+
+def test_ranks_follow_the_target_picker(setup):
+    graph = setup[2]
+    view = sw.GraphView(graph)
+    ranks = [unpack(r) for r in view._graph["ranks"]]
+    targets = view._graph["targets"]
+    np.testing.assert_allclose(ranks[1], graph.ranks(targets[0]), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(ranks[1], ranks[2])  # each target has its own ranking
