@@ -324,7 +324,7 @@ def test_loads_a_circuit_tracer_style_graph():
 def test_bad_input_is_explained(tiny_graph):
     model, g = tiny_graph
     saes = _saes()
-    with pytest.raises(sw.AttributionError, match="max_prompt_tokens=4"):
+    with pytest.raises(sw.AttributionError, match=r"max_prompt_tokens=4.*GiB"):
         sw.attribute(model, PROMPT, saes, max_prompt_tokens=4, progress=False)
     with pytest.raises(sw.TargetError, match="not one"):
         sw.attribute(model, PROMPT, saes, target="xyz", progress=False)

@@ -39,3 +39,10 @@ def test_notebook_executes(path, tmp_path):
     if path.name == "steering.ipynb":
         assert "SteeringResult(2 interventions, 24 tokens" in text
         assert "saew-bundle" in (tmp_path / "steering.html").read_text()
+    if path.name == "attribution.ipynb":
+        assert "AttributionGraph('Fact: the capital of France is'" in text
+        assert "target: ' Paris'" in "".join(
+            o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
+        )
+        assert "saew-bundle" in (tmp_path / "paris-graph.html").read_text()
+        assert (tmp_path / "paris-graph.json").is_file()

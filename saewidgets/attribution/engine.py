@@ -107,14 +107,15 @@ def memory_estimate(
     return per_layer * model.n_layers + rows
 
 
-def _tokens(model: Model, prompt: str, limit: int) -> torch.Tensor:
+def _tokens(model: Model, prompt: str, limit: int, n_sites: int, batch: int, budget: int):
     if not isinstance(prompt, str) or not prompt.strip():
         raise AttributionError("the prompt must be a non-empty string")
     ids = model.encode(prompt)
     if len(ids) > limit:
+        need = attribution_memory(model, len(ids), n_sites, batch, budget)
         raise AttributionError(
-            f"the prompt is {len(ids)} tokens; the limit is max_prompt_tokens={limit}. Raise it "
-            "knowing that memory grows with tokens × batch_size (see sw.attribution_memory)"
+            f"the prompt is {len(ids)} tokens; the limit is max_prompt_tokens={limit}. "
+            f"Raising it costs memory: {need}"
         )
     return torch.tensor([ids], device=model.device)
 
@@ -291,7 +292,7 @@ def attribute(
             raise AttributionError(f"{name} must be a positive integer, got {value!r}")
     started = time.perf_counter()
     dicts = dictionaries(model, saes)
-    ids = _tokens(model, prompt, max_prompt_tokens)
+    ids = _tokens(model, prompt, max_prompt_tokens, len(dicts), batch_size, max_feature_nodes)
     seq = ids.shape[1]
     frozen = FrozenModel(model, dicts)
     with model.generation_lock:
