@@ -62,9 +62,9 @@ def one(n: int, nodes: int) -> dict:
         "rss_after_load_gib": round(rss_loaded, 2),
         "active_features": graph.metadata["n_active_features"],
         "feature_nodes": graph.metadata["n_feature_nodes"],
-        "edges": int(len(graph.edges.weight)),
+        "edges": len(graph.edges.weight),
         "pruned_nodes": len(pruned),
-        "pruned_edges": int(len(pruned.edges.weight)),
+        "pruned_edges": len(pruned.edges.weight),
         "replacement": round(replacement, 3),
         "completeness": round(completeness, 3),
         "top_target": graph.nodes.loc[graph.mask("logit")].sort_values("prob").iloc[-1]["label"],
@@ -96,9 +96,8 @@ def main() -> None:
     (results / "attribution.json").write_text(json.dumps(rows, indent=2))
     print(f"{'tokens':>6} {'seconds':>8} {'peak GiB':>9} {'nodes':>6} {'edges':>9}")
     for r in rows:
-        print(
-            f"{r['tokens']:>6} {r['seconds']:>8} {r['peak_rss_gib']:>9} {r['feature_nodes']:>6} {r['edges']:>9}"
-        )
+        cells = (r["tokens"], r["seconds"], r["peak_rss_gib"], r["feature_nodes"], r["edges"])
+        print(" ".join(f"{c:>{w}}" for c, w in zip(cells, (6, 8, 9, 6, 9), strict=True)))
 
 
 if __name__ == "__main__":

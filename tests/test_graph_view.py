@@ -44,7 +44,7 @@ def _top_feature(graph, site):
 
 
 def test_payload_cards_pins_and_intervention(setup):
-    model, saes, graph, stats = setup
+    _model, saes, graph, stats = setup
     labels = {f: f"label {f}" for f in range(stats.d_sae)}
     view = sw.GraphView(graph, stats=stats, labels={stats.site: labels})
     g = view._graph
@@ -89,7 +89,7 @@ def test_payload_cards_pins_and_intervention(setup):
 
 
 def test_exported_graph_page(setup, tmp_path):
-    model, saes, graph, stats = setup
+    _model, saes, graph, stats = setup
     node = _top_feature(graph, stats.site)
     feature = int(node.split("_")[1])
     labels = {f: f"label {f}" for f in range(stats.d_sae)}
@@ -143,7 +143,7 @@ def test_exported_graph_page(setup, tmp_path):
 
 def test_large_graph_renders(setup, tmp_path):
     """A graph with 1,000+ visible nodes still draws (edges on canvas)."""
-    model, saes, graph, stats = setup
+    _model, _saes, graph, _stats = setup
     assert graph.n_nodes > 1000
     view = sw.GraphView(graph, node_threshold=1.0)
     path = tmp_path / "big.html"
