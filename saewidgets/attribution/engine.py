@@ -141,8 +141,7 @@ class SiteNodes:
 def _site_nodes(
     d: Dictionary, read: torch.Tensor, write: torch.Tensor, content: torch.Tensor
 ) -> SiteNodes:
-    sae = d.sae
-    scale = float(sae.norm_scaling_factor) if sae.normalize_activations != "none" else 1.0
+    sae, scale = d.sae, d.scale
     x = read.to(sae.dtype)
     with torch.no_grad():
         feats = sae.encode(x)
@@ -361,7 +360,7 @@ def _targets(
     if not isinstance(pos, int) or not -seq <= pos < seq:
         raise TargetError(f"position {pos} is outside the prompt's {seq} tokens")
     pos %= seq
-    scale = float(sae.norm_scaling_factor) if sae.normalize_activations != "none" else 1.0
+    scale = s.dictionary.scale
     vec = (sae.W_enc.detach()[:, feature] * scale).float()
     with torch.no_grad():
         value = float(

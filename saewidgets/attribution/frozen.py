@@ -43,8 +43,10 @@ class Dictionary:
     write: Site
 
     @property
-    def name(self) -> str:
-        return self.write.name
+    def scale(self) -> float:
+        """The factor the SAE multiplies its input by (reconstructions are divided by it)."""
+        sae = self.sae
+        return float(sae.norm_scaling_factor) if sae.normalize_activations != "none" else 1.0
 
 
 @dataclass

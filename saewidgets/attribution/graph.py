@@ -35,6 +35,7 @@ class GraphContext:
     visited: list = field(default_factory=list)  # per site: bool mask over its active features
     feature_ref: dict = field(default_factory=dict)  # feature node id → (site index, row)
     target_ids: list = field(default_factory=list)  # node id of each target, in order
+    clean: dict = field(default_factory=dict)  # unedited validation passes, by mode
 
 
 def _layer_labels(dictionaries) -> list[str]:

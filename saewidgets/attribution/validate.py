@@ -107,10 +107,12 @@ def _measure(graph, ctx, reads: dict) -> np.ndarray:
     """Value (without bias terms) of every node that has a read vector; NaN elsewhere."""
     out = np.full(graph.n_nodes, np.nan)
     rows = np.nonzero(graph.mask("feature"))[0]
+    ids = graph.nodes["node_id"].to_numpy()[rows]
+    positions = graph.nodes["pos"].to_numpy()[rows]
     by_site: dict[int, list[tuple[int, int, int]]] = {}
-    for i in rows:
-        k, r = ctx.feature_ref[graph.nodes["node_id"].iloc[i]]
-        by_site.setdefault(k, []).append((int(i), r, int(graph.nodes["pos"].iloc[i])))
+    for i, node_id, pos in zip(rows, ids, positions, strict=True):
+        k, r = ctx.feature_ref[node_id]
+        by_site.setdefault(k, []).append((int(i), r, int(pos)))
     for k, items in by_site.items():
         s = ctx.sites[k]
         x = reads[s.dictionary.read.name][0].float().cpu()
@@ -136,7 +138,7 @@ def _frozen_pass(ctx, deltas: dict, clamped: dict, respond: bool) -> dict:
 
         def respond_fn(value, k=k, s=s, clean=clean):
             sae = s.dictionary.sae
-            scale = float(sae.norm_scaling_factor) if sae.normalize_activations != "none" else 1.0
+            scale = s.dictionary.scale
             now = sae.encode(reads[s.dictionary.read.name][0].to(sae.dtype)).float()
             vis = ctx.visited[k].to(s.pos.device)
             change = (now[s.pos, s.feat] - s.act) * vis
@@ -236,11 +238,15 @@ def intervene(graph, nodes, multiplier: float = 0.0, *, mode: str = "free") -> I
     deltas, idx, clamped = _edits(graph, ctx, nodes, multiplier)
     probs_before = probs_after = None
     if mode == "free":
-        clean_reads, clean_logits = _free_pass(ctx, {})
+        if "free" not in ctx.clean:
+            ctx.clean["free"] = _free_pass(ctx, {})
+        clean_reads, clean_logits = ctx.clean["free"]
         new_reads, new_logits = _free_pass(ctx, deltas)
         probs_before, probs_after = torch.softmax(clean_logits, -1), torch.softmax(new_logits, -1)
     else:
-        clean_reads = _frozen_pass(ctx, {}, {}, respond=False)
+        if "frozen" not in ctx.clean:
+            ctx.clean["frozen"] = _frozen_pass(ctx, {}, {}, respond=False)
+        clean_reads = ctx.clean["frozen"]
         new_reads = _frozen_pass(ctx, deltas, clamped, respond=mode == "frozen")
     before, after = _measure(graph, ctx, clean_reads), _measure(graph, ctx, new_reads)
     predicted = _predict(graph, idx, float(multiplier), propagate=mode != "direct")
