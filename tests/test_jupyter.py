@@ -232,3 +232,77 @@ def test_steering_panel_in_jupyterlab(tmp_path):
         assert baseline.locator(".saew-steer-text").text_content() == base_text
         foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
         assert foreign == []
+
+
+GRAPH_CELLS = [
+    f"import sys; sys.path.insert(0, {str(TESTS)!r})",
+    "import json, torch\nimport saewidgets as sw\nfrom tiny import tiny_model\n"
+    "model = tiny_model('llama', seed=5)\nsaes = []\n"
+    "for layer in range(3):\n"
+    "    sae = sw.SAE(32, 48, 'relu', site=f'blocks.{layer}.hook_resid_post', seed=layer)\n"
+    "    with torch.no_grad():\n"
+    "        sae.b_enc.fill_(0.05)\n"
+    "    saes.append(sae)\n"
+    "graph = sw.attribute(model, 'the red box holds 3 stones', saes, progress=False)\n"
+    "texts = [f'Item {i}: the red box holds {i % 11} stones.' for i in range(80)]\n"
+    "stats = sw.feature_stats(model, saes[1], sw.corpus.from_texts(texts), n_tokens=1000,"
+    " context=32, cache=False, progress=False)\n"
+    "features = graph.nodes[(graph.nodes['type'] == 'feature')"
+    " & (graph.nodes['site'] == saes[1].site)]\n"
+    "node = features.sort_values('influence')['node_id'].iloc[0]\n"
+    "print('NODE ' + node)\n"
+    "view = sw.GraphView(graph, stats=stats)\nview",
+    "def check():\n"
+    "    r = view._intervention\n"
+    "    direct = graph.intervene(view.pinned, r['multiplier'], mode=r['mode'])\n"
+    "    print('CHECK ' + json.dumps({'pinned': view.pinned, 'threshold': view.node_threshold,"
+    " 'run': r['run'], 'n_targets': len(r['targets']),"
+    " 'gap': max(abs(t['actual'] - a) for t, a in"
+    " zip(r['targets'], direct.targets['actual'].tolist()))}))",
+    "",
+]
+
+
+def test_graph_view_in_jupyterlab(tmp_path):
+    """Live kernel round-trips on an attribution graph: a clicked node's card is built by the
+    kernel, a shift-click pin reaches Python, and "intervene" runs the real model there."""
+    from playwright.sync_api import expect
+
+    with _serve("lab", tmp_path, GRAPH_CELLS) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1100})
+        watch = PageWatch(page, block_network=False)
+        _run_all(page, "lab", url)
+        root = page.locator(".saew-graph[data-ready='true']")
+        expect(root).to_have_count(1, timeout=120_000)
+        node = page.locator(".jp-OutputArea-output", has_text="NODE ").first.text_content()
+        node = node.split("NODE ", 1)[1].split()[0]
+        feature = node.split("_")[1]
+        target = page.locator(f".saew-graph-nodes [data-node='{node}']")
+        # a widget in a kernel has no precomputed cards: this one comes from Python
+        target.click()
+        expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(
+            1, timeout=60_000
+        )
+        target.click(modifiers=["Shift"])
+        expect(page.locator(f".saew-graph-pin-list li[data-node='{node}']")).to_have_count(1)
+        page.locator(".saew-graph-threshold").fill("0.5")
+        run = page.locator(".saew-graph-run")
+        expect(run).to_be_enabled()
+        page.locator(".saew-graph-multiplier").select_option("0")
+        run.click()
+        result = page.locator(".saew-graph-result[data-run='1']")
+        expect(result).to_have_count(1, timeout=120_000)
+        shown = result.locator("tbody tr").count()
+        assert shown > 0 and result.locator(".saew-graph-actual").count() == shown
+        last = page.locator(".jp-Cell").last.locator(".cm-content")
+        last.click()
+        page.keyboard.type("check()")
+        page.keyboard.press("Shift+Enter")
+        output = page.locator(".jp-OutputArea-output", has_text="CHECK").first
+        output.wait_for(timeout=60_000)
+        report = json.loads(output.text_content().split("CHECK ", 1)[1])
+        assert report["pinned"] == [node] and report["threshold"] == 0.5
+        assert report["run"] == 1 and report["n_targets"] == shown
+        assert report["gap"] < 1e-5  # the shown result is the real model's, recomputed here
+        foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
+        assert foreign == []
