@@ -200,6 +200,41 @@ def test_prune_and_scores(tiny_graph):
     assert ranks[feat].min() >= 0 and ranks[feat].max() == pytest.approx(1.0)
 
 
+def _dense_scores(g, kept_features: set[int]) -> tuple[float, float]:
+    """Subgraph scores from a dense matrix inverse: an independent check of the sparse sweeps."""
+    n = g.n_nodes
+    outside = g.mask("feature") & ~np.isin(np.arange(n), list(kept_features))
+    a = np.zeros((n, n))
+    for t, src, w in zip(g.edges.target, g.edges.source, g.edges.weight, strict=True):
+        if not outside[t]:
+            a[t, src] += abs(w)
+    rows = a.sum(1, keepdims=True)
+    a = np.divide(a, rows, out=np.zeros_like(a), where=rows > 0)
+    w = g.weights.astype(np.float64)
+    infl = np.linalg.solve((np.eye(n) - a).T, w) - w  # w (A + A² + ...)
+    unexplained = g.mask("error") | outside
+    tok, err = infl[g.mask("token")].sum(), infl[unexplained].sum()
+    err_share = (a * unexplained[None, :]).sum(1)
+    mass = (infl + w) * (rows[:, 0] > 0)
+    return tok / (tok + err), ((1 - err_share) * mass).sum() / mass.sum()
+
+
+def test_subgraph_scores(tiny_graph):
+    _, g = tiny_graph
+    features = np.nonzero(g.mask("feature"))[0]
+    assert g.scores(g.nodes["node_id"].iloc[features]) == pytest.approx(g.scores())
+    top = features[np.argsort(g.nodes["influence"].to_numpy()[features])[:8]]
+    pinned = g.scores(g.nodes["node_id"].iloc[top].tolist())
+    assert pinned == pytest.approx(_dense_scores(g, set(top.tolist())), rel=1e-6)
+    # pinning more features can only hand more influence on to the tokens
+    none = g.scores([])
+    assert none[0] <= pinned[0] <= g.scores()[0] and none[0] < g.scores()[0]
+    with pytest.raises(KeyError, match="no node"):
+        g.scores(["99_99_99"])
+    with pytest.raises(TypeError, match="list of node ids"):
+        g.scores(g.nodes["node_id"].iloc[top[0]])
+
+
 def test_json_round_trip_keeps_unknown_fields(tiny_graph, tmp_path):
     _, g = tiny_graph
     path = tmp_path / "g.json"

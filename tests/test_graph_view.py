@@ -63,6 +63,9 @@ def test_payload_cards_pins_and_intervention(setup):
     view.pin(a, b)
     view.group("my group")
     assert view.supernodes == [["my group", a, b]]
+    scores = view._pinned_scores  # the pinned features as a subgraph, from the kernel
+    assert scores["pinned"] == [a, b]
+    assert (scores["replacement"], scores["completeness"]) == pytest.approx(graph.scores([a, b]))
     with pytest.raises(ValueError, match="label"):
         view.group(" ", [a])
     with pytest.raises(KeyError, match="no node"):
@@ -127,9 +130,15 @@ def test_exported_graph_page(setup, tmp_path):
         expect(
             page.locator(f".saew-graph-card .saew-card[data-feature='{feature}']")
         ).to_have_count(1)
+        # the saved pins' subgraph scores are in the page; a changed pin set needs a kernel
+        pin_scores = page.locator(".saew-graph-pin-scores")
+        expect(pin_scores).to_have_attribute("data-current", "true")
+        shown = float(pin_scores.get_attribute("data-replacement"))
+        assert shown == pytest.approx(graph.scores([node])[0])
         # pin another node with shift-click, then group the pinned nodes into a supernode
         other = _top_feature(graph, saes[0].site)
         page.locator(f".saew-graph-nodes [data-node='{other}']").click(modifiers=["Shift"])
+        expect(pin_scores).to_have_attribute("data-current", "false")
         expect(page.locator(f".saew-graph-pin-list li[data-node='{other}']")).to_have_count(1)
         page.locator(".saew-graph-group-label").fill("two features")
         page.locator(".saew-graph-group").click()

@@ -257,6 +257,7 @@ GRAPH_CELLS = [
     "    direct = graph.intervene(view.pinned, r['multiplier'], mode=r['mode'])\n"
     "    print('CHECK ' + json.dumps({'pinned': view.pinned, 'threshold': view.node_threshold,"
     " 'run': r['run'], 'n_targets': len(r['targets']),"
+    " 'replacement': graph.scores(view.pinned)[0],"
     " 'gap': max(abs(t['actual'] - a) for t, a in"
     " zip(r['targets'], direct.targets['actual'].tolist()))}))",
     "",
@@ -285,6 +286,10 @@ def test_graph_view_in_jupyterlab(tmp_path):
         )
         target.click(modifiers=["Shift"])
         expect(page.locator(f".saew-graph-pin-list li[data-node='{node}']")).to_have_count(1)
+        # the pinned subgraph's scores come back from the kernel
+        pin_scores = page.locator(".saew-graph-pin-scores[data-current='true']")
+        expect(pin_scores).to_have_count(1, timeout=60_000)
+        shown_replacement = float(pin_scores.get_attribute("data-replacement"))
         page.locator(".saew-graph-threshold").fill("0.5")
         run = page.locator(".saew-graph-run")
         expect(run).to_be_enabled()
@@ -303,6 +308,7 @@ def test_graph_view_in_jupyterlab(tmp_path):
         report = json.loads(output.text_content().split("CHECK ", 1)[1])
         assert report["pinned"] == [node] and report["threshold"] == 0.5
         assert report["run"] == 1 and report["n_targets"] == shown
+        assert report["replacement"] == pytest.approx(shown_replacement)
         assert report["gap"] < 1e-5  # the shown result is the real model's, recomputed here
         foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
         assert foreign == []

@@ -343,6 +343,19 @@ function render({ model, el }) {
     const pins = model.get("pinned") || [];
     const groups = groupOf();
     pinArea.append(h("h4", {}, `pinned (${pins.length})`));
+    if (pins.length) {
+      // Scores of the pinned features as a subgraph (the others count as errors); the kernel
+      // computes them, so a page without one shows them only for the pins it was saved with.
+      const sc = model.get("_pinned_scores") || {};
+      const current = Array.isArray(sc.pinned) && sc.pinned.length === pins.length && sc.pinned.every((p, i) => p === pins[i]);
+      pinArea.append(h("div", {
+        class: "saew-graph-pin-scores saew-muted",
+        dataset: { current: String(current), replacement: current ? String(sc.replacement) : "" },
+        title: "the pinned features as a subgraph, every other feature counted as an error node: the share of the targets' influence that reaches the tokens (replacement) and of the nodes' inputs that is explained (completeness)",
+      }, current
+        ? `as a subgraph: replacement ${fmt(sc.replacement)} · completeness ${fmt(sc.completeness)}`
+        : model.get("_live") ? "scoring the pinned subgraph…" : "scores of a changed pin set need a kernel"));
+    }
     pinArea.append(h("ul", { class: "saew-graph-pin-list" }, ...pins.map((id) => {
       const i = indexOf.get(id);
       return h("li", { dataset: { node: id } },
@@ -440,6 +453,7 @@ function render({ model, el }) {
     ["change:target", () => { paintControls(); layout(); }],
     ["change:pinned", () => { paintPins(); paintCard(); layout(); }],
     ["change:supernodes", () => { paintPins(); layout(); }],
+    ["change:_pinned_scores", paintPins],
     ["change:clicked", () => { fullCard = false; paintCard(); layout(); }],
     ["change:_card", paintCard],
     ["change:_intervention", paintIntervention],

@@ -214,10 +214,24 @@ class AttributionGraph:
             ctx=self._ctx,
         )
 
-    def scores(self) -> tuple[float, float]:
+    def scores(self, nodes=None) -> tuple[float, float]:
         """(replacement, completeness): the share of target influence that reaches input tokens
-        rather than error nodes, and the share of node inputs explained by non-error sources."""
-        return _prune.scores(self.edges, self.weights, self.mask("error"), self.mask("token"))
+        rather than error nodes, and the share of node inputs explained by non-error sources.
+
+        With ``nodes`` (ids or rows, e.g. the pinned ones), the scores of the subgraph those
+        features form: every other feature counts as unexplained, like an error node (its
+        inputs are cut, so influence through it stops there). Tokens and targets always belong.
+        """
+        is_error = self.mask("error")
+        if nodes is None:
+            return _prune.scores(self.edges, self.weights, is_error, self.mask("token"))
+        if isinstance(nodes, str):
+            raise TypeError("nodes must be a list of node ids, not one string")
+        keep = np.zeros(self.n_nodes, dtype=bool)
+        keep[[self.index(n) for n in nodes]] = True
+        outside = self.mask("feature") & ~keep
+        edges = self.edges.subset(~outside[self.edges.target])
+        return _prune.scores(edges, self.weights, is_error | outside, self.mask("token"))
 
     # -- building -------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ class GraphView(SAEWidget):
     _card = traitlets.Dict().tag(sync=True)
     _cards = traitlets.Dict().tag(sync=True)
     _intervention = traitlets.Dict().tag(sync=True)
+    _pinned_scores = traitlets.Dict().tag(sync=True)  # {pinned, replacement, completeness}
     _status = traitlets.Unicode("").tag(sync=True)
     _error = traitlets.Unicode("").tag(sync=True)
     _live = traitlets.Bool(True).tag(sync=True)
@@ -112,6 +113,7 @@ class GraphView(SAEWidget):
             _can_intervene=ctx is not None,
             **kwargs,
         )
+        self._pinned_scores = self._scores_of(self.pinned)  # observers skip the initial value
         self.on_msg(self._on_message)
 
     # -- payload ------------------------------------------------------------------------------
@@ -202,6 +204,16 @@ class GraphView(SAEWidget):
             self._error = ""
         except (KeyError, ValueError) as error:
             self._error = str(error)
+
+    @traitlets.observe("pinned")
+    def _score_pins(self, change) -> None:
+        self._pinned_scores = self._scores_of(change["new"])
+
+    def _scores_of(self, pinned: list[str]) -> dict:
+        if not pinned:
+            return {}
+        replacement, completeness = self.graph.scores(pinned)
+        return {"pinned": list(pinned), "replacement": replacement, "completeness": completeness}
 
     @traitlets.validate("node_threshold")
     def _check_threshold(self, proposal):
