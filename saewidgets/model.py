@@ -7,6 +7,7 @@ network through `Model.read_sites`, so an nnsight API change touches only this f
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -139,6 +140,22 @@ class Model:
         for special in {self.tokenizer.bos_token_id, self.tokenizer.pad_token_id} - {None}:
             keep &= input_ids != special
         return keep
+
+    def fingerprint(self) -> str:
+        """A hash of the model's name, config and a strided sample of every weight: enough to
+        tell two checkpoints apart (a fine-tune changes every tensor) without reading 100M+
+        numbers. Weights on the meta device (remote models) contribute their shapes only."""
+        h = hashlib.blake2b(digest_size=12)
+        h.update(self.name.encode())
+        h.update(self.config.to_json_string(use_diff=False).encode())
+        with torch.no_grad():
+            for name, p in self.hf_model.named_parameters():
+                h.update(f"{name}{tuple(p.shape)}".encode())
+                if p.device.type != "meta":
+                    flat = p.detach().reshape(-1)
+                    sample = flat[:: max(1, flat.numel() // 256)].float().cpu()
+                    h.update(sample.numpy().tobytes())
+        return h.hexdigest()
 
     # -- running ---------------------------------------------------------------
 

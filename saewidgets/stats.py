@@ -6,8 +6,9 @@ co-occurrence counts from a sparse product). Per-token activations are kept as C
 windows for any feature are cut out afterwards without running the model again. Decoder-side
 statistics (VocabProj logit effects, nearest features by decoder cosine) need no corpus.
 
-Results are cached on disk as ``.npy`` files keyed by the model, the SAE's weights, the corpus
-and the settings, so asking again is instant; a damaged cache is rebuilt.
+Results are cached on disk as ``.npy`` files keyed by hashes of the model, the SAE's weights and
+the token windows actually read (not the corpus's name: two corpora may share one), so asking
+again is instant; a damaged cache is rebuilt.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ N_TOP = 24
 N_RELATED = 12
 N_LOGITS = 12
 LOGIT_BINS = 40
-STATS_VERSION = 2
+STATS_VERSION = 3
 
 
 class StatsMismatch(ValueError):
@@ -97,6 +98,8 @@ class FeatureStats:
     cooccur_ids: np.ndarray  # [d_sae, N_RELATED] most co-active (Jaccard)
     cooccur_values: np.ndarray
     hist_edges: np.ndarray = field(default_factory=lambda: HIST_EDGES.copy())
+    corpus_hash: str = ""  # of the token windows read, so equal names cannot mix corpora
+    model_hash: str = ""  # `Model.fingerprint()` of the model that produced the activations
     vocab: list[str] = field(default_factory=list)  # display text of every token id
 
     def token_text(self, token_id: int) -> str:
@@ -121,12 +124,19 @@ class FeatureStats:
             )
         return int(feature)
 
-    def check_sae(self, sae: SAE) -> None:
-        """Raise `StatsMismatch` unless these statistics were built for ``sae``."""
+    def check_sae(self, sae: SAE, model: Model | None = None) -> None:
+        """Raise `StatsMismatch` unless these statistics were built for ``sae`` (and, when
+        given, ``model``)."""
         if sae_fingerprint(sae) != self.sae_hash:
             raise StatsMismatch(
                 f"these statistics were built for a different SAE (hash {self.sae_hash}); "
                 "rebuild them with sw.feature_stats for the SAE you pass"
+            )
+        if model is not None and self.model_hash and model.fingerprint() != self.model_hash:
+            raise StatsMismatch(
+                f"these statistics were built with another model's activations (they name "
+                f"{self.model_name!r}, you passed {model.name!r} with different weights or "
+                "config); rebuild them with sw.feature_stats for this model"
             )
 
     def feature_values(self, feature: int, positions: np.ndarray) -> np.ndarray:
@@ -274,13 +284,32 @@ def _vocab(model: Model) -> list[str]:
     return decoder.texts(range(len(model.tokenizer)))
 
 
-def _cache_key(
-    model: Model, sae: SAE, site: str, corpus: Corpus, n_tokens: int, context: int
-) -> str:
-    key = json.dumps(
-        [STATS_VERSION, model.name, site, sae_fingerprint(sae), corpus.name, n_tokens, context]
-    )
+def windows_hash(windows: np.ndarray) -> str:
+    """A hash of token windows: what the statistics were computed over."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(str(windows.shape).encode())
+    h.update(np.ascontiguousarray(windows, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _cache_key(identity: dict[str, str]) -> str:
+    key = json.dumps([STATS_VERSION, *sorted(identity.items())])
     return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+def _load_cached(folder: Path, expected: dict[str, str]) -> FeatureStats | None:
+    """The statistics saved in ``folder`` if they are whole and were built from the expected
+    model, SAE, site and windows; otherwise remove what is there (it is rebuilt)."""
+    if not (folder / "meta.json").is_file():
+        return None
+    try:
+        stats = FeatureStats.load(folder)
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+        stats = None  # damaged
+    if stats is not None and all(getattr(stats, k) == v for k, v in expected.items()):
+        return stats
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def feature_stats(
@@ -305,20 +334,21 @@ def feature_stats(
     if sae.d_in != model.site_width(site):
         raise ValueError(f"SAE d_in={sae.d_in} but {site} is {model.site_width(site)} wide")
     corpus = corpus if corpus is not None else default().split("heldout")
+    # Tokenising is cheap next to the forward passes, and the windows are the honest key.
+    windows = corpus.take(model.tokenizer, n_tokens, length=context)
+    identity = {
+        "site": site,
+        "model_hash": model.fingerprint(),
+        "sae_hash": sae_fingerprint(sae),
+        "corpus_hash": windows_hash(windows),
+    }
     folder = None
     if cache:
-        folder = (
-            Path(cache)
-            if not isinstance(cache, bool)
-            else cache_dir("stats") / _cache_key(model, sae, site, corpus, n_tokens, context)
-        )
-        if (folder / "meta.json").is_file():
-            try:
-                return FeatureStats.load(folder)
-            except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
-                shutil.rmtree(folder, ignore_errors=True)  # damaged: rebuild below
+        folder = cache_dir("stats") / _cache_key(identity) if cache is True else Path(cache)
+        cached = _load_cached(folder, identity)
+        if cached is not None:
+            return cached
 
-    windows = corpus.take(model.tokenizer, n_tokens, length=context)
     d = sae.d_sae
     count = torch.zeros(d, dtype=torch.float64)
     total = torch.zeros(d, dtype=torch.float64)
@@ -386,10 +416,9 @@ def feature_stats(
     related = torch.topk(jaccard, min(N_RELATED, d - 1), dim=1)
     dens = (count / max(content, 1)).float().numpy()
     stats = FeatureStats(
-        site=site,
+        **identity,
         d_sae=d,
         model_name=model.name,
-        sae_hash=sae_fingerprint(sae),
         corpus_name=corpus.name,
         n_tokens=content,
         token_ids=windows.astype(np.int32),

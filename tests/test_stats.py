@@ -147,3 +147,38 @@ def test_sae_fingerprint_follows_weight_changes():
     assert replaced not in (first, edited)
     sae.k = 8  # a setting, no weight change
     assert sae_fingerprint(sae) != replaced
+
+
+def test_default_cache_is_keyed_by_content_not_names(setup, tmp_path, monkeypatch):
+    """Two corpora with the same name, or two checkpoints of one architecture, must not share
+    cached statistics: the key hashes the windows read and the model's weights."""
+    monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path))
+    model, sae, _, _ = setup
+    run = lambda m, texts: feature_stats(  # noqa: E731
+        m, sae, sw.corpus.from_texts(texts), n_tokens=300, context=32, progress=False
+    )
+    first = run(model, [f"alpha {i} beta gamma delta." for i in range(40)])
+    other_text = run(model, [f"zeta {i}; eta theta iota!" for i in range(40)])
+    assert first.corpus_name == other_text.corpus_name == "texts"
+    assert first.corpus_hash != other_text.corpus_hash
+    assert not np.array_equal(first.token_ids, other_text.token_ids)
+    other_model = tiny_model("llama", seed=6)  # same name and config, other weights
+    assert other_model.name == model.name and other_model.fingerprint() != model.fingerprint()
+    retrained = run(other_model, [f"alpha {i} beta gamma delta." for i in range(40)])
+    assert retrained.model_hash != first.model_hash
+    assert not np.array_equal(retrained.density, first.density)
+    again = run(model, [f"alpha {i} beta gamma delta." for i in range(40)])
+    np.testing.assert_array_equal(again.density, first.density)
+    assert len(list((tmp_path / "stats").iterdir())) == 3  # one entry per distinct input
+
+
+def test_explicit_cache_folder_is_rebuilt_for_another_sae(setup, tmp_path):
+    model, sae, _, _ = setup
+    other = sw.SAE(32, 40, "topk", k=5, site=SITE, seed=9)
+    kwargs = dict(n_tokens=300, context=32, cache=tmp_path, progress=False)
+    feature_stats(model, sae, CORPUS, **kwargs)
+    rebuilt = feature_stats(model, other, CORPUS, **kwargs)
+    rebuilt.check_sae(other)
+    assert FeatureStats.load(tmp_path).sae_hash == rebuilt.sae_hash
+    with pytest.raises(StatsMismatch, match="another model"):
+        rebuilt.check_sae(other, tiny_model("llama", seed=7))

@@ -52,10 +52,10 @@ class FeatureView(SAEWidget):
                 f"{type(self).__name__} needs FeatureStats (from sw.feature_stats), "
                 f"got {type(stats).__name__}"
             )
-        if sae is not None:
-            stats.check_sae(sae)  # StatsMismatch when they belong to different SAEs
         if (model is None) != (sae is None):
             raise ValueError("pass both model= and sae= for the live text box, or neither")
+        if sae is not None:
+            stats.check_sae(sae, model)  # StatsMismatch when they belong to another SAE/model
         if labels == "auto":
             labels = auto_labels(stats, model.tokenizer) if model is not None else None
         self._stats = stats
