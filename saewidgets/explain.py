@@ -1,10 +1,12 @@
 """Offline feature labels: what the text says where a feature fires, no external model needed.
 
-For every feature at once, the tokens (and token bigrams) at its activations are counted and
-ranked by smoothed log-odds against their frequency in the same corpus sample, so a label names
-what is *special* about the feature's contexts, not just common words. The label is then scored
-on held-out windows: how well "the token (bigram) is one of the label's" predicts "the feature
-fires" (F1). Windows with even index build labels, odd ones score them.
+For every feature at once, the tokens at its activations (and the bigrams ending there, and the
+tokens that come next) are counted against their frequency in the same corpus sample, and each
+feature gets the few keys that best predict where it fires: precise ones first, as many as
+raise the F1 of "the token (bigram, next token) is one of the label's" predicting "the feature
+fires". Windows with even index build labels, odd ones score them, so the score is held out.
+The best kind wins per feature. Next-token labels ("→ 'Paris'") name the output features of
+late layers, which fire on varied tokens but before the same prediction.
 
 Users can attach their own labels (persisted per SAE in the user cache) or plug in an explainer
 callable, e.g. one that asks an LLM, which receives the feature's top examples as text.
@@ -13,6 +15,7 @@ callable, e.g. one that asks an LLM, which receives the feature's top examples a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +25,9 @@ import numpy as np
 from saewidgets.cache import cache_dir
 from saewidgets.stats import FeatureStats
 
-LABEL_TOKENS = 3
-SMOOTHING = 0.5
+LABEL_TOKENS = 5  # at most this many tokens (bigrams, next tokens) in one label
+PRECISION_PRIOR = 20.0  # see `_label_sets`; chosen on the shipped SAEs (benchmarks/bench_labels.py)
+KINDS = ("token", "bigram", "next")  # what a label's keys are: see `_keys`
 
 
 @dataclass
@@ -52,48 +56,80 @@ class Labels:
         else:
             self.user.pop(int(feature), None)
         if self.path is not None:
-            self.path.write_text(json.dumps({str(k): v for k, v in self.user.items()}, indent=1))
+            # Write beside, then rename: an interrupted save never truncates the user's labels.
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            tmp.write_text(json.dumps({str(k): v for k, v in self.user.items()}, indent=1))
+            os.replace(tmp, self.path)
 
 
-def _keys(stats: FeatureStats, bigrams: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per flat token position: a key for its token (or bigram) and the window it belongs to."""
+def _read_user_labels(path: Path) -> dict[int, str]:
+    if not path.is_file():
+        return {}
+    try:
+        table = json.loads(path.read_text())
+        return {int(k): str(v) for k, v in table.items()}
+    except (ValueError, AttributeError) as error:
+        raise ValueError(
+            f"the saved labels in {path} are damaged ({error}); they are left untouched: fix "
+            "the file (a JSON object of feature id → label) or move it away to start afresh"
+        ) from error
+
+
+def _keys(stats: FeatureStats, kind: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per flat token position: a key (its token, the bigram ending there, or the next token;
+    -1 where there is none) and the window it belongs to."""
     ids = stats.token_ids.astype(np.int64)
     n_windows, context = ids.shape
     vocab = int(ids.max()) + 1
-    if bigrams:
-        prev = np.concatenate([np.full((n_windows, 1), -1), ids[:, :-1]], axis=1)
-        keys = np.where(prev >= 0, prev * vocab + ids, -1).reshape(-1)
+    none = np.full((n_windows, 1), -1)
+    if kind == "bigram":
+        prev = np.concatenate([none, ids[:, :-1]], axis=1)
+        keys = np.where(prev >= 0, prev * vocab + ids, -1)
+    elif kind == "next":
+        keys = np.concatenate([ids[:, 1:], none], axis=1)
     else:
-        keys = ids.reshape(-1)
+        keys = ids.copy()
+    keys[:, 0] = -1  # a window's first position never counts as firing (see content_mask)
     windows = np.repeat(np.arange(n_windows), context)
-    return keys, windows, vocab
+    return keys.reshape(-1), windows, vocab
 
 
 def _label_sets(stats: FeatureStats, keys: np.ndarray, windows: np.ndarray, fit: np.ndarray):
-    """Top keys per feature by log-odds, from the fitting windows; vectorised over features."""
+    """Per feature, the set of at most `LABEL_TOKENS` keys that best predicts where it fires on
+    the fitting windows; vectorised over features.
+
+    A position has one key of each kind, so a set's true positives and predictions are sums
+    over its keys, and the F1-best set of any size is a prefix of the keys sorted by precision.
+    Keys are sorted by precision shrunk towards zero (`PRECISION_PRIOR` extra predictions), so
+    rare coincidences come last, and each feature keeps its best prefix.
+    """
     rows = np.repeat(np.arange(len(stats.indptr) - 1), np.diff(stats.indptr))
     feats = stats.indices.astype(np.int64)
     use = fit[windows[rows]] & (keys[rows] >= 0)
     hit_keys, hit_feats = keys[rows[use]], feats[use]
     background = keys[fit[windows] & (keys >= 0)]
     uniq, inverse = np.unique(np.concatenate([background, hit_keys]), return_inverse=True)
-    bg_counts = np.bincount(inverse[: len(background)], minlength=len(uniq)).astype(np.float64)
-    key_idx = inverse[len(background) :]
-    pair, pair_counts = np.unique(hit_feats * len(uniq) + key_idx, return_counts=True)
-    pf, pk = pair // len(uniq), pair % len(uniq)
-    n_f = np.bincount(hit_feats, minlength=stats.d_sae).astype(np.float64)
-    total = bg_counts.sum()
-    v = len(uniq)
-    log_odds = np.log((pair_counts + SMOOTHING) / (n_f[pf] + SMOOTHING * v)) - np.log(
-        (bg_counts[pk] + SMOOTHING) / (total + SMOOTHING * v)
-    )
-    # Ignore one-off coincidences: a label key must recur.
-    log_odds[pair_counts < 2] = -np.inf
-    order = np.lexsort((-log_odds, pf))
-    pf, pk, lo = pf[order], pk[order], log_odds[order]
+    predicted = np.bincount(inverse[: len(background)], minlength=len(uniq)).astype(np.float64)
+    pair, tp = np.unique(hit_feats * len(uniq) + inverse[len(background) :], return_counts=True)
+    fires = np.bincount(hit_feats, minlength=stats.d_sae).astype(np.float64)
+    recurs = tp >= 2  # a key seen once where the feature fires is a coincidence, not a label
+    pf, pk, tp = pair[recurs] // len(uniq), pair[recurs] % len(uniq), tp[recurs].astype(float)
+    order = np.lexsort((-tp / (predicted[pk] + PRECISION_PRIOR), pf))
+    pf, pk, tp, pred = pf[order], pk[order], tp[order], predicted[pk[order]]
     starts = np.searchsorted(pf, np.arange(stats.d_sae))
     rank = np.arange(len(pf)) - starts[pf]
-    keep = (rank < LABEL_TOKENS) & np.isfinite(lo) & (lo > 0)
+    # Running sums within each feature's run give every prefix's true positives and predictions.
+    cum_tp, cum_pred = np.cumsum(tp), np.cumsum(pred)
+    before_tp = np.concatenate([[0.0], cum_tp])[starts[pf]]
+    before_pred = np.concatenate([[0.0], cum_pred])[starts[pf]]
+    f1 = 2 * (cum_tp - before_tp) / (fires[pf] + cum_pred - before_pred)
+    f1[rank >= LABEL_TOKENS] = -1.0
+    by_f1 = np.lexsort((-f1, pf))
+    first = np.ones(len(by_f1), dtype=bool)
+    first[1:] = pf[by_f1][1:] != pf[by_f1][:-1]
+    best_rank = np.full(stats.d_sae, -1)
+    best_rank[pf[by_f1][first]] = rank[by_f1][first]
+    keep = rank <= best_rank[pf]
     sets: list[list[int]] = [[] for _ in range(stats.d_sae)]
     for f, k in zip(pf[keep], uniq[pk[keep]], strict=True):
         sets[f].append(int(k))
@@ -121,35 +157,53 @@ def _f1(stats, keys, windows, score_mask, sets) -> np.ndarray:
     return f1
 
 
-def _render(tokenizer, key: int, vocab: int, bigram: bool) -> str:
-    parts = [key // vocab, key % vocab] if bigram else [key]
-    return "".join(tokenizer.decode([p]) for p in parts).replace("\n", "↵")
+def _render(tokenizer, keys: list[int], vocab: int, kind: str) -> str:
+    def text(key: int) -> str:
+        parts = [key // vocab, key % vocab] if kind == "bigram" else [key]
+        return repr("".join(tokenizer.decode([p]) for p in parts).replace("\n", "↵"))
+
+    label = " / ".join(text(k) for k in keys)
+    return f"→ {label}" if kind == "next" else label
 
 
-def auto_labels(stats: FeatureStats, tokenizer, *, user_file: str | Path | None = None) -> Labels:
-    """Label every feature from its contexts (tokens or bigrams, whichever scores better on the
-    held-out windows), or from its VocabProj tokens when it never fires."""
+def auto_labels(
+    stats: FeatureStats,
+    tokenizer,
+    *,
+    user_file: str | Path | None = None,
+    kinds: tuple[str, ...] = KINDS,
+) -> Labels:
+    """Label every feature from its contexts: the tokens where it fires, the bigrams ending
+    there or the tokens that follow (``kinds``, any of "token", "bigram", "next"), whichever
+    predicts its firing best on held-out windows; from its VocabProj tokens when nothing recurs
+    where it fires or it never fires. User labels are read from ``user_file`` (default: one
+    file per SAE in the user cache)."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be some of {KINDS}, got {tuple(kinds)!r}")
     n_windows = stats.token_ids.shape[0]
     fit = np.arange(n_windows) % 2 == 0
     results = []
-    for bigram in (False, True):
-        keys, windows, vocab = _keys(stats, bigram)
+    for kind in kinds:
+        keys, windows, vocab = _keys(stats, kind)
         sets = _label_sets(stats, keys, windows, fit)
-        results.append((sets, _f1(stats, keys, windows, ~fit, sets), vocab, bigram))
+        results.append((sets, _f1(stats, keys, windows, ~fit, sets), vocab, kind))
     labels, scores = [], np.zeros(stats.d_sae)
+    # A kind with no label for a feature never beats one with a label; ties go to the first.
+    f1s = np.stack([np.where([bool(x) for x in r[0]], r[1], -1.0) for r in results])
+    best = np.argmax(f1s, axis=0)
     for f in range(stats.d_sae):
-        sets, f1, vocab, bigram = max(results, key=lambda r: r[1][f])
+        sets, f1, vocab, kind = results[best[f]]
         if sets[f]:
-            labels.append(" / ".join(repr(_render(tokenizer, k, vocab, bigram)) for k in sets[f]))
+            labels.append(_render(tokenizer, sets[f], vocab, kind))
             scores[f] = f1[f]
-        elif stats.density[f] == 0:
-            promoted = [tokenizer.decode([int(t)]) for t in stats.vocab_top_ids[f][:3]]
-            labels.append("never fires; promotes " + " / ".join(repr(t) for t in promoted))
-        else:
-            labels.append("")
+        else:  # nothing recurs where it fires (or it never fires): say what it writes out
+            top = stats.vocab_top_ids[f][:3]
+            promoted = " / ".join(repr(tokenizer.decode([int(t)])) for t in top)
+            never = "never fires; " if stats.density[f] == 0 else ""
+            labels.append(f"{never}promotes {promoted}")
     path = Path(user_file) if user_file else cache_dir("labels") / f"{stats.sae_hash}.json"
-    user = {int(k): v for k, v in json.loads(path.read_text()).items()} if path.is_file() else {}
-    return Labels(labels, scores, user, path)
+    return Labels(labels, scores, _read_user_labels(path), path)
 
 
 def explain_with(

@@ -7,7 +7,7 @@ from tiny import byte_tokenizer
 from saewidgets.explain import auto_labels, explain_with
 from saewidgets.stats import N_LOGITS, N_RELATED, N_TOP, FeatureStats
 
-D = 4
+D = 6
 TOK = byte_tokenizer()
 
 
@@ -24,12 +24,17 @@ def _stats() -> FeatureStats:
     ids[1::4, 10] = _id("a")
     flat = ids.reshape(-1)
     prev = np.concatenate([[-1], flat[:-1]])
+    after = np.concatenate([ids[:, 1:], np.full((len(ids), 1), -1)], axis=1).reshape(-1)
     fires = [
         flat == _id("q"),
         (prev == _id("x")) & (flat == _id("y")),
         np.zeros_like(flat, bool),
         rng.random(len(flat)) < 0.05,
+        after == _id("z"),  # an output feature: it fires on any token that precedes "z"
+        np.isin(flat, [_id("e"), _id("f"), _id("g")]),  # one feature, three tokens
     ]
+    content = np.tile(np.arange(ids.shape[1]) > 0, len(ids))  # as feature_stats: never column 0
+    fires = [f & content for f in fires]
     rows, cols = [], []
     for pos in range(len(flat)):
         for f in range(D):
@@ -75,6 +80,17 @@ def test_labels_name_the_token_and_the_bigram(tmp_path):
     assert labels[1].startswith("'xy'") and labels.score[1] > 0.9
     assert labels[2].startswith("never fires; promotes 'a'")
     assert labels.score[3] < 0.5  # random firing: whatever the label, it predicts poorly
+    assert labels[4].startswith("→ 'z'") and labels.score[4] == pytest.approx(1.0)
+    assert sorted(labels[5].split(" / ")) == ["'e'", "'f'", "'g'"]  # all three, nothing else
+    assert labels.score[5] == pytest.approx(1.0)
+
+
+def test_damaged_user_labels_are_reported_and_kept(tmp_path):
+    path = tmp_path / "labels.json"
+    path.write_text('{"3": "half a file')
+    with pytest.raises(ValueError, match="labels.json are damaged.*left untouched"):
+        auto_labels(_stats(), TOK, user_file=path)
+    assert path.read_text() == '{"3": "half a file'
 
 
 def test_user_labels_persist_and_override(tmp_path):
