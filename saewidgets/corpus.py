@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import os
+import sys
 import sysconfig
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -48,11 +49,22 @@ def _heldout(text: str, fraction: float) -> bool:
 
 
 class Corpus:
-    """A re-iterable collection of documents (iterating twice yields the same documents)."""
+    """A re-iterable collection of documents (iterating twice yields the same documents).
 
-    def __init__(self, documents: Callable[[], Iterable[Document]], name: str) -> None:
+    ``identity``: returns a short string that changes whenever the documents can (a hash of
+    in-memory texts, file sizes and times, a dataset's name and split). Caches key on it, so
+    they need not read the documents; without one, `fingerprint` hashes every document.
+    """
+
+    def __init__(
+        self,
+        documents: Callable[[], Iterable[Document]],
+        name: str,
+        identity: Callable[[], str] | None = None,
+    ) -> None:
         self._documents = documents
         self.name = name
+        self._identity = identity
 
     def __repr__(self) -> str:
         return f"Corpus({self.name!r})"
@@ -72,14 +84,22 @@ class Corpus:
         if not 0 < fraction < 1:
             raise ValueError(f"fraction must be between 0 and 1, got {fraction!r}")
         keep = part == "heldout"
+        identity = None
+        if self._identity is not None:
+            identity = lambda: f"{self.fingerprint()}[{part} {fraction!r}]"  # noqa: E731
         return Corpus(
             lambda: (d for d in self if _heldout(d.text, fraction) == keep),
             f"{self.name}[{part}]",
+            identity,
         )
 
     def fingerprint(self) -> str:
-        """A hash of every document's text and source (for cache keys)."""
+        """A hash that changes when the documents do (for cache keys): of ``identity`` when
+        there is one, else of every document's text and source."""
         h = hashlib.blake2b(digest_size=16)
+        if self._identity is not None:
+            h.update(self._identity().encode("utf-8", "surrogatepass"))
+            return h.hexdigest()
         for doc in self:
             h.update(doc.source.encode())
             h.update(b"\0")
@@ -215,7 +235,14 @@ def default(parts: Iterable[str] = PARTS) -> Corpus:
     unknown = [p for p in chosen if p not in _PART_READERS]
     if unknown or not chosen:
         raise ValueError(f"unknown corpus parts {unknown or chosen}; choose from {PARTS}")
-    return Corpus(lambda: _mix(chosen), "default:" + "+".join(chosen))
+    name = "default:" + "+".join(chosen)
+
+    # The generated prose ships with the package; docs and code come from this Python's stdlib.
+    def identity() -> str:
+        shipped = [(p.name, p.stat().st_size) for p in sorted(GENERATED_DIR.glob("chunk-*.gz"))]
+        return json.dumps([name, shipped, sys.version, sysconfig.get_paths()["stdlib"]])
+
+    return Corpus(lambda: _mix(chosen), name, identity)
 
 
 # -- user text ----------------------------------------------------------------------------------
@@ -226,7 +253,14 @@ def from_texts(texts: Iterable[str], name: str = "texts") -> Corpus:
     for i, text in enumerate(items):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-    return Corpus(lambda: (Document(t, name) for t in items if t.strip()), name)
+    h = hashlib.blake2b(digest_size=16)
+    for text in items:
+        h.update(text.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    digest = h.hexdigest()
+    return Corpus(
+        lambda: (Document(t, name) for t in items if t.strip()), name, lambda: f"texts:{digest}"
+    )
 
 
 def from_files(paths: Iterable[str | os.PathLike]) -> Corpus:
@@ -242,7 +276,12 @@ def from_files(paths: Iterable[str | os.PathLike]) -> Corpus:
             if text.strip():
                 yield Document(text, str(path))
 
-    return Corpus(read, f"files({len(files)})")
+    def identity() -> str:  # read when asked, so edits after this call still count
+        return json.dumps(
+            [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+        )
+
+    return Corpus(read, f"files({len(files)})", identity)
 
 
 def from_folder(folder: str | os.PathLike, pattern: str = "**/*.txt") -> Corpus:
@@ -276,4 +315,4 @@ def from_hf_dataset(
             if isinstance(text, str) and text.strip():
                 yield Document(text, name)
 
-    return Corpus(read, f"hf:{name}")
+    return Corpus(read, f"hf:{name}", lambda: json.dumps(["hf", name, config, split, text_field]))

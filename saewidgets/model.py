@@ -148,6 +148,8 @@ class Model:
         h = hashlib.blake2b(digest_size=12)
         h.update(self.name.encode())
         h.update(self.config.to_json_string(use_diff=False).encode())
+        tok = self.tokenizer
+        h.update(f"{type(tok).__name__}{tok.name_or_path}{len(tok)}".encode())
         with torch.no_grad():
             for name, p in self.hf_model.named_parameters():
                 h.update(f"{name}{tuple(p.shape)}".encode())

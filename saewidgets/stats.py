@@ -7,8 +7,8 @@ windows for any feature are cut out afterwards without running the model again. 
 statistics (VocabProj logit effects, nearest features by decoder cosine) need no corpus.
 
 Results are cached on disk as ``.npy`` files keyed by hashes of the model, the SAE's weights and
-the token windows actually read (not the corpus's name: two corpora may share one), so asking
-again is instant; a damaged cache is rebuilt.
+the corpus's contents (`Corpus.fingerprint`, not its name: two corpora may share one) with the
+window settings, so asking again is instant; a damaged cache is rebuilt.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class FeatureStats:
     cooccur_ids: np.ndarray  # [d_sae, N_RELATED] most co-active (Jaccard)
     cooccur_values: np.ndarray
     hist_edges: np.ndarray = field(default_factory=lambda: HIST_EDGES.copy())
-    corpus_hash: str = ""  # of the token windows read, so equal names cannot mix corpora
+    corpus_hash: str = ""  # of the corpus's contents and the windows, so names cannot mix
     model_hash: str = ""  # `Model.fingerprint()` of the model that produced the activations
     vocab: list[str] = field(default_factory=list)  # display text of every token id
 
@@ -284,14 +284,6 @@ def _vocab(model: Model) -> list[str]:
     return decoder.texts(range(len(model.tokenizer)))
 
 
-def windows_hash(windows: np.ndarray) -> str:
-    """A hash of token windows: what the statistics were computed over."""
-    h = hashlib.blake2b(digest_size=12)
-    h.update(str(windows.shape).encode())
-    h.update(np.ascontiguousarray(windows, dtype=np.int64).tobytes())
-    return h.hexdigest()
-
-
 def _cache_key(identity: dict[str, str]) -> str:
     key = json.dumps([STATS_VERSION, *sorted(identity.items())])
     return hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
@@ -317,7 +309,7 @@ def feature_stats(
     sae: SAE,
     corpus: Corpus | None = None,
     *,
-    n_tokens: int = 200_000,
+    n_tokens: int = 100_000,
     context: int = 128,
     batch_windows: int = 8,
     site: str | None = None,
@@ -334,13 +326,12 @@ def feature_stats(
     if sae.d_in != model.site_width(site):
         raise ValueError(f"SAE d_in={sae.d_in} but {site} is {model.site_width(site)} wide")
     corpus = corpus if corpus is not None else default().split("heldout")
-    # Tokenising is cheap next to the forward passes, and the windows are the honest key.
-    windows = corpus.take(model.tokenizer, n_tokens, length=context)
+    windows_key = json.dumps([corpus.fingerprint(), n_tokens, context])
     identity = {
         "site": site,
         "model_hash": model.fingerprint(),
         "sae_hash": sae_fingerprint(sae),
-        "corpus_hash": windows_hash(windows),
+        "corpus_hash": hashlib.blake2b(windows_key.encode(), digest_size=12).hexdigest(),
     }
     folder = None
     if cache:
@@ -349,6 +340,7 @@ def feature_stats(
         if cached is not None:
             return cached
 
+    windows = corpus.take(model.tokenizer, n_tokens, length=context)
     d = sae.d_sae
     count = torch.zeros(d, dtype=torch.float64)
     total = torch.zeros(d, dtype=torch.float64)

@@ -65,10 +65,21 @@ def test_from_folder_and_files(tmp_path):
         corpus.from_files([tmp_path / "missing.txt"])
 
 
-def test_fingerprint_changes_with_content():
+def test_fingerprint_changes_with_content(tmp_path):
     a = corpus.from_texts(["one", "two"]).fingerprint()
     assert a == corpus.from_texts(["one", "two"]).fingerprint()
     assert a != corpus.from_texts(["one", "three"]).fingerprint()
+    assert a != corpus.from_texts(["one", "two"]).split("heldout").fingerprint()
+    path = tmp_path / "a.txt"
+    path.write_text("first version")
+    files = corpus.from_folder(tmp_path)
+    before = files.fingerprint()
+    path.write_text("second version, longer")  # the same Corpus object sees the edit
+    assert files.fingerprint() != before
+    custom = corpus.Corpus(lambda: [corpus.Document("x", "mine")], "mine")  # no identity given
+    other = corpus.Corpus(lambda: [corpus.Document("y", "mine")], "mine")
+    assert custom.fingerprint() != other.fingerprint()  # falls back to hashing the documents
+    assert corpus.default().fingerprint() != corpus.default(["code"]).fingerprint()
 
 
 def test_bad_input():

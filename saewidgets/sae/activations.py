@@ -113,8 +113,10 @@ def cache_activations(
     folder = Path(folder)
     identity = {
         "model": model.name,
+        "model_hash": model.fingerprint(),
         "sites": sites,
         "corpus": corpus.name,
+        "corpus_hash": corpus.fingerprint(),
         "context": context,
         "n_tokens": int(n_tokens),
         "d": model.d_model,
