@@ -25,6 +25,9 @@ from typing import Literal
 
 import numpy as np
 
+from saewidgets.cache import cache_dir
+from saewidgets.tokens import tokenizer_fingerprint
+
 GENERATED_DIR = Path(__file__).resolve().parent / "data" / "generated"
 PARTS = ("generated", "docs", "code")
 HELDOUT_FRACTION = 0.05
@@ -121,11 +124,34 @@ class Corpus:
                 yield np.asarray(buffer[:length], dtype=np.int64)
                 del buffer[:length]
 
-    def take(self, tokenizer, n_tokens: int, length: int = 128) -> np.ndarray:
+    def take(
+        self, tokenizer, n_tokens: int, length: int = 128, *, cache: bool = False
+    ) -> np.ndarray:
         """``[n_windows, length]`` token ids covering at least ``n_tokens`` tokens.
 
         Raises `CorpusTooSmall` (with the count found) when the corpus cannot provide them.
+        ``cache``: keep the windows in the user cache, keyed by this corpus's fingerprint and
+        the tokenizer's, so asking again reads no text (the held-out split of the default
+        corpus skips 19 documents in 20, which takes seconds).
         """
+        if not cache or self._identity is None:  # without an identity the key costs a full read
+            return self._take(tokenizer, n_tokens, length)
+        key = json.dumps([self.fingerprint(), tokenizer_fingerprint(tokenizer), n_tokens, length])
+        digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+        path = cache_dir("windows") / f"{digest}.npy"
+        try:
+            windows = np.load(path, allow_pickle=False)
+            if windows.ndim == 2 and windows.shape[1] == length and windows.size >= n_tokens:
+                return windows
+        except (OSError, ValueError):
+            pass  # absent or damaged: build it again
+        windows = self._take(tokenizer, n_tokens, length)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+        np.save(tmp, windows)
+        os.replace(tmp, path)  # readers never see a half-written file
+        return windows
+
+    def _take(self, tokenizer, n_tokens: int, length: int) -> np.ndarray:
         needed = -(-n_tokens // length)
         rows = []
         for window in self.windows(tokenizer, length):

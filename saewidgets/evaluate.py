@@ -181,7 +181,7 @@ def evaluate(
     width = model.site_width(site)
     if sae.d_in != width:
         raise ValueError(f"SAE d_in={sae.d_in} but {site} is {width} wide")
-    windows = corpus.take(model.tokenizer, n_tokens, length=context)
+    windows = corpus.take(model.tokenizer, n_tokens, length=context, cache=True)
     recon = ReconstructionStats(sae.d_sae)
     losses = LossStats()
     batches = range(0, len(windows), batch_windows)

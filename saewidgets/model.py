@@ -20,6 +20,7 @@ from nnsight import TransformersModel
 
 from saewidgets import sites as _sites
 from saewidgets.embedded import EMBEDDED_NAME, embedded_dir
+from saewidgets.tokens import tokenizer_fingerprint
 
 Remote = bool | Literal["local"]
 EMBEDDED = "embedded"
@@ -142,14 +143,13 @@ class Model:
         return keep
 
     def fingerprint(self) -> str:
-        """A hash of the model's name, config and a strided sample of every weight: enough to
-        tell two checkpoints apart (a fine-tune changes every tensor) without reading 100M+
-        numbers. Weights on the meta device (remote models) contribute their shapes only."""
+        """A hash of the model's name, config, tokenizer and a strided sample of every weight:
+        enough to tell two checkpoints apart (a fine-tune changes every tensor) without reading
+        100M+ numbers. Weights on the meta device (remote models) contribute their shapes only."""
         h = hashlib.blake2b(digest_size=12)
         h.update(self.name.encode())
         h.update(self.config.to_json_string(use_diff=False).encode())
-        tok = self.tokenizer
-        h.update(f"{type(tok).__name__}{tok.name_or_path}{len(tok)}".encode())
+        h.update(tokenizer_fingerprint(self.tokenizer).encode())
         with torch.no_grad():
             for name, p in self.hf_model.named_parameters():
                 h.update(f"{name}{tuple(p.shape)}".encode())

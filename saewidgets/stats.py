@@ -340,7 +340,7 @@ def feature_stats(
         if cached is not None:
             return cached
 
-    windows = corpus.take(model.tokenizer, n_tokens, length=context)
+    windows = corpus.take(model.tokenizer, n_tokens, length=context, cache=True)
     d = sae.d_sae
     count = torch.zeros(d, dtype=torch.float64)
     total = torch.zeros(d, dtype=torch.float64)
@@ -385,24 +385,27 @@ def feature_stats(
         new_v[f_sorted[take], rank[take]] = hit_vals[order][take]
         new_p[f_sorted[take], rank[take]] = rows[order][take] + start * context
         best_v, best_p = _merge_top(best_v, best_p, new_v, new_p, N_TOP)
-        # Co-occurrence on the same token: pad each token's features to the widest row, then
-        # count every ordered pair.
+        # Co-occurrence on the same token: lay each token's features out in a row (ascending,
+        # padded with d), then count each unordered pair once (the diagonal is `count`).
         per_row = torch.bincount(rows, minlength=f.shape[0])
         if len(rows):
             width = int(per_row.max())
             slot = torch.arange(len(rows)) - (torch.cumsum(per_row, 0) - per_row)[rows]
-            table = torch.full((f.shape[0], width), -1, dtype=torch.int32)
-            table[rows, slot] = feats.to(torch.int32)
-            pair = (table[:, :, None] * d + table[:, None, :]).reshape(-1)
-            if int(per_row.min()) < width:  # rows of unequal length: drop the padding pairs
-                pair = pair[((table[:, :, None] >= 0) & (table[:, None, :] >= 0)).reshape(-1)]
-            co.index_add_(0, pair.long(), torch.ones_like(pair))
+            table = torch.full((f.shape[0], width), d, dtype=torch.int32)
+            table[rows, slot] = feats.to(torch.int32)  # nonzero() gives each row ascending
+            first, second = torch.triu_indices(width, width, 1)
+            low, high = table[:, first].reshape(-1), table[:, second].reshape(-1)
+            real = high < d  # the padding sorts last, so only `high` can be padding
+            pair = low[real] * d + high[real]
+            co.index_add_(0, pair, torch.ones_like(pair))
         counts.append(per_row.numpy())
         cols.append(feats.to(torch.int32).numpy())
         vals.append(hit_vals.numpy().astype(np.float16))
 
-    co = co.reshape(d, d).double()
-    diag = torch.diagonal(co).clone()
+    co = co.reshape(d, d)
+    co = (co + co.T).double()  # pairs were counted in one order only
+    diag = count.clone()
+    co.diagonal().copy_(diag)
     jaccard = co / (diag[:, None] + diag[None, :] - co).clamp_min(1)
     jaccard.fill_diagonal_(-1)
     related = torch.topk(jaccard, min(N_RELATED, d - 1), dim=1)

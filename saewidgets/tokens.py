@@ -1,7 +1,10 @@
-"""Token strings for display: exact text where a token decodes cleanly, hex for stray bytes."""
+"""Token strings for display (exact text where a token decodes cleanly, hex for stray bytes),
+and a tokenizer's fingerprint for cache keys."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from functools import lru_cache
 
@@ -67,3 +70,18 @@ class TokenDecoder:
 
     def texts(self, ids) -> list[str]:
         return [self.text(int(i)) for i in ids]
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash of everything that decides how a tokenizer splits text: a fast tokenizer's full
+    serialisation (vocabulary, merges, normaliser, special-token handling), else its vocabulary
+    and special tokens."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        h.update(backend.to_str().encode())
+    else:
+        h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    h.update(json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str).encode())
+    return h.hexdigest()

@@ -82,6 +82,30 @@ def test_fingerprint_changes_with_content(tmp_path):
     assert corpus.default().fingerprint() != corpus.default(["code"]).fingerprint()
 
 
+def test_cached_take_reads_no_text_the_second_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path))
+    tok = byte_tokenizer()
+    reads = []
+
+    def documents():
+        reads.append(1)
+        return [corpus.Document(f"document number {i} " * 5, "t") for i in range(20)]
+
+    texts = corpus.Corpus(documents, "counted", identity=lambda: "counted-v1")
+    first = texts.take(tok, 500, length=32, cache=True)
+    again = texts.take(tok, 500, length=32, cache=True)
+    assert len(reads) == 1 and np.array_equal(first, again)
+    np.testing.assert_array_equal(first, texts.take(tok, 500, length=32))  # same as uncached
+    (saved,) = (tmp_path / "windows").glob("*.npy")
+    saved.write_bytes(b"not an array")
+    rebuilt = texts.take(tok, 500, length=32, cache=True)
+    np.testing.assert_array_equal(rebuilt, first)
+    assert np.array_equal(np.load(saved), first)  # and saved whole again
+    other = corpus.Corpus(documents, "counted", identity=lambda: "counted-v2")
+    other.take(tok, 500, length=32, cache=True)
+    assert len(list((tmp_path / "windows").glob("*.npy"))) == 2
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match=r"texts\[1\] is int"):
         corpus.from_texts(["ok", 5])
