@@ -45,7 +45,7 @@ class FeatureBrowser(FeatureView):
     ) -> None:
         super().__init__(stats, model=model, sae=sae, labels=labels, feature=feature, **kwargs)
         promoted = [
-            " ".join(stats.token_text(t).strip() or repr(stats.token_text(t)) for t in row)
+            " / ".join(stats.token_text(t).strip() or repr(stats.token_text(t)) for t in row)
             for row in np.asarray(stats.vocab_top_ids)[:, :N_CATALOG_TOKENS]
         ]
         self._catalog = {
