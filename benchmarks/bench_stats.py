@@ -2,8 +2,8 @@
 
 The corpus pass (everything per token) is timed apart from the decoder-side statistics
 (VocabProj, decoder-cosine neighbours), which cost the same for any corpus size, and from
-reading and tokenising the corpus, which happens once per corpus (the windows are cached). Peak resident
-memory of the process is reported too.
+reading and tokenising the corpus, which happens once per corpus (the windows are cached).
+Peak resident memory of the process is reported too.
 
     .venv/bin/python benchmarks/bench_stats.py --n-tokens 50000 [--sae PATH]
 """
