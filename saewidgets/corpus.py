@@ -12,12 +12,14 @@ and do not depend on order.
 from __future__ import annotations
 
 import ast
+import contextlib
 import gzip
 import hashlib
 import json
 import os
 import sys
 import sysconfig
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from saewidgets.tokens import tokenizer_fingerprint
 GENERATED_DIR = Path(__file__).resolve().parent / "data" / "generated"
 PARTS = ("generated", "docs", "code")
 HELDOUT_FRACTION = 0.05
+LAYOUT_VERSION = 1  # bump when documents or windows are made differently: it is in cache keys
 _MIN_DOCSTRING = 200
 _CODE_BLOCK = 3000  # characters per source-code document
 _SKIP_STDLIB = ("test", "tests", "idlelib", "lib2to3", "site-packages", "ensurepip", "turtledemo")
@@ -46,6 +49,22 @@ class Document:
     source: str
 
 
+def _save_quietly(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` whole or not at all; a cache that cannot be written (full
+    disk, read-only folder) only costs the next call its reading time."""
+    try:
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npy")
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.save(out, array)
+        os.replace(tmp, path)  # readers never see a half-written file
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def _heldout(text: str, fraction: float) -> bool:
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % 1_000_000 < fraction * 1_000_000
@@ -55,8 +74,10 @@ class Corpus:
     """A re-iterable collection of documents (iterating twice yields the same documents).
 
     ``identity``: returns a short string that changes whenever the documents can (a hash of
-    in-memory texts, file sizes and times, a dataset's name and split). Caches key on it, so
-    they need not read the documents; without one, `fingerprint` hashes every document.
+    in-memory texts, file sizes and times, a dataset's pinned revision). Caches key on it, so
+    they need not read the documents. Without one a corpus cannot vouch for its contents
+    (a generator may never end): `fingerprint` is None, token windows are not cached, feature
+    statistics key on the windows they read, and the activation cache on the corpus's name.
     """
 
     def __init__(
@@ -96,19 +117,13 @@ class Corpus:
             identity,
         )
 
-    def fingerprint(self) -> str:
-        """A hash that changes when the documents do (for cache keys): of ``identity`` when
-        there is one, else of every document's text and source."""
-        h = hashlib.blake2b(digest_size=16)
-        if self._identity is not None:
-            h.update(self._identity().encode("utf-8", "surrogatepass"))
-            return h.hexdigest()
-        for doc in self:
-            h.update(doc.source.encode())
-            h.update(b"\0")
-            h.update(doc.text.encode("utf-8", "surrogatepass"))
-            h.update(b"\1")
-        return h.hexdigest()
+    def fingerprint(self) -> str | None:
+        """A hash that changes when the documents do (for cache keys), or None when this corpus
+        has no identity (see the class)."""
+        if self._identity is None:
+            return None
+        text = json.dumps([LAYOUT_VERSION, self._identity()])
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def windows(self, tokenizer, length: int = 128) -> Iterator[np.ndarray]:
         """Pack documents (separated by the EOS token) into windows of exactly ``length`` ids."""
@@ -134,21 +149,20 @@ class Corpus:
         the tokenizer's, so asking again reads no text (the held-out split of the default
         corpus skips 19 documents in 20, which takes seconds).
         """
-        if not cache or self._identity is None:  # without an identity the key costs a full read
+        corpus_key = self.fingerprint() if cache else None
+        if corpus_key is None:
             return self._take(tokenizer, n_tokens, length)
-        key = json.dumps([self.fingerprint(), tokenizer_fingerprint(tokenizer), n_tokens, length])
+        key = json.dumps([corpus_key, tokenizer_fingerprint(tokenizer), n_tokens, length])
         digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
         path = cache_dir("windows") / f"{digest}.npy"
         try:
             windows = np.load(path, allow_pickle=False)
             if windows.ndim == 2 and windows.shape[1] == length and windows.size >= n_tokens:
                 return windows
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):
             pass  # absent or damaged: build it again
         windows = self._take(tokenizer, n_tokens, length)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
-        np.save(tmp, windows)
-        os.replace(tmp, path)  # readers never see a half-written file
+        _save_quietly(path, windows)
         return windows
 
     def _take(self, tokenizer, n_tokens: int, length: int) -> np.ndarray:
@@ -266,7 +280,8 @@ def default(parts: Iterable[str] = PARTS) -> Corpus:
     # The generated prose ships with the package; docs and code come from this Python's stdlib.
     def identity() -> str:
         shipped = [(p.name, p.stat().st_size) for p in sorted(GENERATED_DIR.glob("chunk-*.gz"))]
-        return json.dumps([name, shipped, sys.version, sysconfig.get_paths()["stdlib"]])
+        mix = [MIX, _MIN_DOCSTRING, _CODE_BLOCK, _SKIP_STDLIB]
+        return json.dumps([name, shipped, mix, sys.version, sysconfig.get_paths()["stdlib"]])
 
     return Corpus(lambda: _mix(chosen), name, identity)
 
@@ -281,11 +296,14 @@ def from_texts(texts: Iterable[str], name: str = "texts") -> Corpus:
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
     h = hashlib.blake2b(digest_size=16)
     for text in items:
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
+        data = text.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))  # length first: no two lists read alike
+        h.update(data)
     digest = h.hexdigest()
     return Corpus(
-        lambda: (Document(t, name) for t in items if t.strip()), name, lambda: f"texts:{digest}"
+        lambda: (Document(t, name) for t in items if t.strip()),
+        name,
+        lambda: json.dumps(["texts", name, digest]),
     )
 
 
@@ -324,16 +342,25 @@ def from_folder(folder: str | os.PathLike, pattern: str = "**/*.txt") -> Corpus:
 
 
 def from_hf_dataset(
-    name: str, *, split: str = "train", text_field: str = "text", config: str | None = None
+    name: str,
+    *,
+    split: str = "train",
+    text_field: str = "text",
+    config: str | None = None,
+    revision: str | None = None,
 ) -> Corpus:
-    """Stream a Hugging Face dataset (needs network and the ``datasets`` package)."""
+    """Stream a Hugging Face dataset (needs network and the ``datasets`` package).
+
+    Pin ``revision`` (a commit) to let caches key on it; an unpinned dataset may change on the
+    hub, so statistics then key on the token windows actually read and windows are not cached.
+    """
     try:
         import datasets
     except ImportError as error:
         raise ImportError("from_hf_dataset needs `pip install datasets`") from error
 
     def read() -> Iterator[Document]:
-        stream = datasets.load_dataset(name, config, split=split, streaming=True)
+        stream = datasets.load_dataset(name, config, split=split, streaming=True, revision=revision)
         for row in stream:
             if text_field not in row:
                 raise KeyError(f"{name} rows have no {text_field!r}; fields: {sorted(row)}")
@@ -341,4 +368,7 @@ def from_hf_dataset(
             if isinstance(text, str) and text.strip():
                 yield Document(text, name)
 
-    return Corpus(read, f"hf:{name}", lambda: json.dumps(["hf", name, config, split, text_field]))
+    identity = None
+    if revision is not None:
+        identity = lambda: json.dumps(["hf", name, config, split, text_field, revision])  # noqa: E731
+    return Corpus(read, f"hf:{name}", identity)

@@ -14,10 +14,13 @@ callable, e.g. one that asks an LLM, which receives the feature's top examples a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,8 @@ class Labels:
     score: np.ndarray  # F1 of the label's tokens predicting activation on held-out windows
     user: dict[int, str]
     path: Path | None = None
+    # A widget's thread and the notebook may both set labels; one writer at a time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __getitem__(self, feature: int) -> str:
         return self.user.get(int(feature), self.auto[int(feature)])
@@ -51,15 +56,27 @@ class Labels:
             raise IndexError(f"feature {feature} is out of range: 0..{len(self.auto) - 1}")
         if not isinstance(label, str):
             raise TypeError(f"a label must be a string, got {type(label).__name__}")
-        if label:
-            self.user[int(feature)] = label
-        else:
-            self.user.pop(int(feature), None)
-        if self.path is not None:
-            # Write beside, then rename: an interrupted save never truncates the user's labels.
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text(json.dumps({str(k): v for k, v in self.user.items()}, indent=1))
+        with self._lock:
+            if label:
+                self.user[int(feature)] = label
+            else:
+                self.user.pop(int(feature), None)
+            if self.path is not None:
+                self._save()
+
+    def _save(self) -> None:
+        # A private file beside, then a rename: an interrupted or concurrent save never leaves
+        # the user's labels truncated or half written.
+        text = json.dumps({str(k): v for k, v in self.user.items()}, indent=1)
+        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
             os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def _read_user_labels(path: Path) -> dict[int, str]:
@@ -129,11 +146,13 @@ def _label_sets(stats: FeatureStats, keys: np.ndarray, windows: np.ndarray, fit:
     first[1:] = pf[by_f1][1:] != pf[by_f1][:-1]
     best_rank = np.full(stats.d_sae, -1)
     best_rank[pf[by_f1][first]] = rank[by_f1][first]
+    fit_f1 = np.full(stats.d_sae, -1.0)  # -1: no label of this kind
+    fit_f1[pf[by_f1][first]] = f1[by_f1][first]
     keep = rank <= best_rank[pf]
     sets: list[list[int]] = [[] for _ in range(stats.d_sae)]
     for f, k in zip(pf[keep], uniq[pk[keep]], strict=True):
         sets[f].append(int(k))
-    return sets
+    return sets, fit_f1
 
 
 def _f1(stats, keys, windows, score_mask, sets) -> np.ndarray:
@@ -175,9 +194,10 @@ def auto_labels(
 ) -> Labels:
     """Label every feature from its contexts: the tokens where it fires, the bigrams ending
     there or the tokens that follow (``kinds``, any of "token", "bigram", "next"), whichever
-    predicts its firing best on held-out windows; from its VocabProj tokens when nothing recurs
-    where it fires or it never fires. User labels are read from ``user_file`` (default: one
-    file per SAE in the user cache)."""
+    predicts its firing best; from its VocabProj tokens when nothing recurs where it fires or
+    it never fires. Labels and their kind are chosen on the even windows and ``score`` is
+    measured on the odd ones. User labels are read from ``user_file`` (default: one file per
+    SAE in the user cache)."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be some of {KINDS}, got {tuple(kinds)!r}")
@@ -186,17 +206,17 @@ def auto_labels(
     results = []
     for kind in kinds:
         keys, windows, vocab = _keys(stats, kind)
-        sets = _label_sets(stats, keys, windows, fit)
-        results.append((sets, _f1(stats, keys, windows, ~fit, sets), vocab, kind))
+        sets, fit_f1 = _label_sets(stats, keys, windows, fit)
+        results.append((sets, fit_f1, _f1(stats, keys, windows, ~fit, sets), vocab, kind))
     labels, scores = [], np.zeros(stats.d_sae)
-    # A kind with no label for a feature never beats one with a label; ties go to the first.
-    f1s = np.stack([np.where([bool(x) for x in r[0]], r[1], -1.0) for r in results])
-    best = np.argmax(f1s, axis=0)
+    # The kind is chosen on the fitting windows too (ties go to the first; a kind with no label
+    # scores -1), so the score stays a held-out measure.
+    best = np.argmax(np.stack([r[1] for r in results]), axis=0)
     for f in range(stats.d_sae):
-        sets, f1, vocab, kind = results[best[f]]
+        sets, _, heldout_f1, vocab, kind = results[best[f]]
         if sets[f]:
             labels.append(_render(tokenizer, sets[f], vocab, kind))
-            scores[f] = f1[f]
+            scores[f] = heldout_f1[f]
         else:  # nothing recurs where it fires (or it never fires): say what it writes out
             top = stats.vocab_top_ids[f][:3]
             promoted = " / ".join(repr(tokenizer.decode([int(t)])) for t in top)

@@ -85,6 +85,7 @@ class Model:
         # Held while generating: a widget's background thread and the notebook share the model,
         # and two generations at once would interleave their hooks.
         self.generation_lock = threading.RLock()
+        self._fingerprint: tuple[tuple, str] | None = None  # (weights' state, hash)
 
     def __repr__(self) -> str:
         where = {False: "local", True: "remote (NDIF)", "local": "remote='local' simulation"}
@@ -143,21 +144,31 @@ class Model:
         return keep
 
     def fingerprint(self) -> str:
-        """A hash of the model's name, config, tokenizer and a strided sample of every weight:
-        enough to tell two checkpoints apart (a fine-tune changes every tensor) without reading
-        100M+ numbers. Weights on the meta device (remote models) contribute their shapes only."""
+        """A hash of the model's name, config, tokenizer and weights, for cache keys: per tensor
+        its shape, dtype, a strided sample of values and the float64 sum of all of them (so an
+        edit anywhere moves it). Recomputed only after a weight changes: in-place edits bump a
+        tensor's version, replaced tensors have a new address. Weights on the meta device
+        (remote models) contribute their shapes only. A bfloat16 and a float32 copy of one
+        checkpoint are different models here: their activations differ."""
+        params = list(self.hf_model.named_parameters())
+        state = tuple((name, p.data_ptr(), p._version) for name, p in params)
+        if self._fingerprint is not None and self._fingerprint[0] == state:
+            return self._fingerprint[1]
         h = hashlib.blake2b(digest_size=12)
         h.update(self.name.encode())
         h.update(self.config.to_json_string(use_diff=False).encode())
         h.update(tokenizer_fingerprint(self.tokenizer).encode())
         with torch.no_grad():
-            for name, p in self.hf_model.named_parameters():
-                h.update(f"{name}{tuple(p.shape)}".encode())
-                if p.device.type != "meta":
-                    flat = p.detach().reshape(-1)
-                    sample = flat[:: max(1, flat.numel() // 256)].float().cpu()
-                    h.update(sample.numpy().tobytes())
-        return h.hexdigest()
+            for name, p in params:
+                h.update(f"{name}{tuple(p.shape)}{p.dtype}".encode())
+                if p.device.type == "meta":
+                    continue
+                flat = p.detach().reshape(-1)
+                sample = flat[:: max(1, flat.numel() // 256)].float().cpu()
+                total = torch.sum(flat, dtype=torch.float64).cpu()
+                h.update(sample.numpy().tobytes() + total.numpy().tobytes())
+        self._fingerprint = (state, h.hexdigest())
+        return self._fingerprint[1]
 
     # -- running ---------------------------------------------------------------
 

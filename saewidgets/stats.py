@@ -2,7 +2,7 @@
 
 All bookkeeping is vectorised over features: per batch the SAE's activations are reduced with
 tensor operations (counts, sums, maxima, log-spaced histograms, a running top-N per feature,
-co-occurrence counts from a sparse product). Per-token activations are kept as CSR, so context
+co-occurrence counts, see `cooccurrence.py`). Per-token activations are kept as CSR, so context
 windows for any feature are cut out afterwards without running the model again. Decoder-side
 statistics (VocabProj logit effects, nearest features by decoder cosine) need no corpus.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import warnings
 import weakref
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from saewidgets.cache import atomic_folder, cache_dir
+from saewidgets.cooccurrence import CooccurrenceCounter
 from saewidgets.corpus import Corpus
 from saewidgets.logit_lens import final_norm_scale, unembedding
 from saewidgets.model import Model
@@ -125,18 +126,21 @@ class FeatureStats:
         return int(feature)
 
     def check_sae(self, sae: SAE, model: Model | None = None) -> None:
-        """Raise `StatsMismatch` unless these statistics were built for ``sae`` (and, when
-        given, ``model``)."""
+        """Raise `StatsMismatch` unless these statistics were built for ``sae``. With ``model``,
+        also warn when they were built from another model's activations: still a fair picture
+        when only the dtype or device differs, wrong after a fine-tune or an edit."""
         if sae_fingerprint(sae) != self.sae_hash:
             raise StatsMismatch(
                 f"these statistics were built for a different SAE (hash {self.sae_hash}); "
                 "rebuild them with sw.feature_stats for the SAE you pass"
             )
         if model is not None and self.model_hash and model.fingerprint() != self.model_hash:
-            raise StatsMismatch(
-                f"these statistics were built with another model's activations (they name "
-                f"{self.model_name!r}, you passed {model.name!r} with different weights or "
-                "config); rebuild them with sw.feature_stats for this model"
+            warnings.warn(
+                f"these statistics were built from the activations of another model than the "
+                f"one passed ({self.model_name!r} then, {model.name!r} now, with other weights, "
+                "dtype or config); the live text box uses the model passed. Rebuild them with "
+                "sw.feature_stats(model, sae) if the weights changed.",
+                stacklevel=3,
             )
 
     def feature_values(self, feature: int, positions: np.ndarray) -> np.ndarray:
@@ -291,17 +295,15 @@ def _cache_key(identity: dict[str, str]) -> str:
 
 def _load_cached(folder: Path, expected: dict[str, str]) -> FeatureStats | None:
     """The statistics saved in ``folder`` if they are whole and were built from the expected
-    model, SAE, site and windows; otherwise remove what is there (it is rebuilt)."""
+    model, SAE, site and windows, else None. Nothing is removed here: a rebuild replaces the
+    folder only once it has succeeded (`atomic_folder`), so a failed one loses nothing."""
     if not (folder / "meta.json").is_file():
         return None
     try:
         stats = FeatureStats.load(folder)
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
-        stats = None  # damaged
-    if stats is not None and all(getattr(stats, k) == v for k, v in expected.items()):
-        return stats
-    shutil.rmtree(folder, ignore_errors=True)
-    return None
+        return None  # damaged
+    return stats if all(getattr(stats, k) == v for k, v in expected.items()) else None
 
 
 def feature_stats(
@@ -326,7 +328,11 @@ def feature_stats(
     if sae.d_in != model.site_width(site):
         raise ValueError(f"SAE d_in={sae.d_in} but {site} is {model.site_width(site)} wide")
     corpus = corpus if corpus is not None else default().split("heldout")
-    windows_key = json.dumps([corpus.fingerprint(), n_tokens, context])
+    corpus_key, windows = corpus.fingerprint(), None
+    if corpus_key is None:  # the corpus cannot vouch for its contents: key on what it yields
+        windows = corpus.take(model.tokenizer, n_tokens, length=context)
+        corpus_key = hashlib.blake2b(windows.tobytes(), digest_size=16).hexdigest()
+    windows_key = json.dumps([corpus_key, n_tokens, context])
     identity = {
         "site": site,
         "model_hash": model.fingerprint(),
@@ -340,7 +346,8 @@ def feature_stats(
         if cached is not None:
             return cached
 
-    windows = corpus.take(model.tokenizer, n_tokens, length=context, cache=True)
+    if windows is None:
+        windows = corpus.take(model.tokenizer, n_tokens, length=context, cache=True)
     d = sae.d_sae
     count = torch.zeros(d, dtype=torch.float64)
     total = torch.zeros(d, dtype=torch.float64)
@@ -349,7 +356,7 @@ def feature_stats(
     edges = torch.from_numpy(HIST_EDGES).float()
     best_v = torch.full((d, N_TOP), -1.0)
     best_p = torch.full((d, N_TOP), -1, dtype=torch.int64)
-    co = torch.zeros(d * d, dtype=torch.int32)  # int32: 85 MB at d_sae = 4,608
+    cooccur = CooccurrenceCounter(d)
     counts, cols, vals = [], [], []
     content = 0
     for start in tqdm(
@@ -385,30 +392,15 @@ def feature_stats(
         new_v[f_sorted[take], rank[take]] = hit_vals[order][take]
         new_p[f_sorted[take], rank[take]] = rows[order][take] + start * context
         best_v, best_p = _merge_top(best_v, best_p, new_v, new_p, N_TOP)
-        # Co-occurrence on the same token: lay each token's features out in a row (ascending,
-        # padded with d), then count each unordered pair once (the diagonal is `count`).
+        cooccur.add(rows, feats, f.shape[0])
         per_row = torch.bincount(rows, minlength=f.shape[0])
-        if len(rows):
-            width = int(per_row.max())
-            slot = torch.arange(len(rows)) - (torch.cumsum(per_row, 0) - per_row)[rows]
-            table = torch.full((f.shape[0], width), d, dtype=torch.int32)
-            table[rows, slot] = feats.to(torch.int32)  # nonzero() gives each row ascending
-            first, second = torch.triu_indices(width, width, 1)
-            low, high = table[:, first].reshape(-1), table[:, second].reshape(-1)
-            real = high < d  # the padding sorts last, so only `high` can be padding
-            pair = low[real] * d + high[real]
-            co.index_add_(0, pair, torch.ones_like(pair))
         counts.append(per_row.numpy())
         cols.append(feats.to(torch.int32).numpy())
         vals.append(hit_vals.numpy().astype(np.float16))
 
-    co = co.reshape(d, d)
-    co = (co + co.T).double()  # pairs were counted in one order only
-    diag = count.clone()
-    co.diagonal().copy_(diag)
-    jaccard = co / (diag[:, None] + diag[None, :] - co).clamp_min(1)
-    jaccard.fill_diagonal_(-1)
-    related = torch.topk(jaccard, min(N_RELATED, d - 1), dim=1)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+    indices = np.concatenate(cols)
+    cooccur_ids, cooccur_values = cooccur.related(indptr, indices, N_RELATED)
     dens = (count / max(content, 1)).float().numpy()
     stats = FeatureStats(
         **identity,
@@ -417,8 +409,8 @@ def feature_stats(
         corpus_name=corpus.name,
         n_tokens=content,
         token_ids=windows.astype(np.int32),
-        indptr=np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64),
-        indices=np.concatenate(cols),
+        indptr=indptr,
+        indices=indices,
         values=np.concatenate(vals),
         density=dens,
         mean_active=(total / count.clamp_min(1)).float().numpy(),
@@ -426,8 +418,8 @@ def feature_stats(
         hist_counts=hist.reshape(d, -1).numpy().astype(np.int32),
         top_positions=best_p.numpy(),
         top_values=best_v.clamp_min(0).numpy(),
-        cooccur_ids=related.indices.numpy().astype(np.int32),
-        cooccur_values=related.values.float().numpy(),
+        cooccur_ids=cooccur_ids,
+        cooccur_values=cooccur_values,
         vocab=_vocab(model),
         **_decoder_stats(model, sae),
     )

@@ -118,3 +118,30 @@ def test_a_pluggable_explainer_gets_the_examples(tmp_path):
     explain_with(stats, TOK, explainer, [0], labels)
     assert labels[0] == "explained 0"
     assert all("[[q]]" in text for text in seen[0]) and len(seen[0]) == 2
+
+
+def test_concurrent_label_saves_leave_a_whole_file(tmp_path):
+    """Threads saving at once (a widget and the notebook) must not collide on a temp file."""
+    import json
+    import threading
+
+    path = tmp_path / "labels.json"
+    labels = auto_labels(_stats(), TOK, user_file=path)
+    errors = []
+
+    def write(offset):
+        try:
+            for i in range(40):
+                labels.set((offset + i) % D, f"label {offset} {i}")
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    saved = json.loads(path.read_text())
+    assert set(saved) <= {str(f) for f in range(D)} and saved
+    assert list(tmp_path.iterdir()) == [path]  # no temporary files left behind

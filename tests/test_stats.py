@@ -180,5 +180,51 @@ def test_explicit_cache_folder_is_rebuilt_for_another_sae(setup, tmp_path):
     rebuilt = feature_stats(model, other, CORPUS, **kwargs)
     rebuilt.check_sae(other)
     assert FeatureStats.load(tmp_path).sae_hash == rebuilt.sae_hash
-    with pytest.raises(StatsMismatch, match="another model"):
+    with pytest.warns(UserWarning, match="another model"):
         rebuilt.check_sae(other, tiny_model("llama", seed=7))
+    # A rebuild that fails (here: not enough text) leaves the saved statistics as they were.
+    with pytest.raises(sw.corpus.CorpusTooSmall):
+        feature_stats(model, sae, CORPUS, **{**kwargs, "n_tokens": 10**7})
+    assert FeatureStats.load(tmp_path).sae_hash == rebuilt.sae_hash
+
+
+def test_wide_sae_cooccurrence_path_matches_the_dense_table(setup, monkeypatch):
+    """SAEs too wide for a d × d table count pairs from the CSR in blocks: same answer."""
+    from saewidgets import cooccurrence
+
+    _, _, stats, dense = setup
+    monkeypatch.setattr(cooccurrence, "BLOCK_ENTRIES", 7 * stats.d_sae)  # several blocks, chunks
+    counter = cooccurrence.CooccurrenceCounter(stats.d_sae, dense_limit_bytes=0)
+    assert not counter.dense
+    ids, values = counter.related(stats.indptr, stats.indices, 12)
+    active = (dense > 0).astype(np.float64)
+    co = active.T @ active
+    diag = np.diag(co)
+    jac = co / np.maximum(diag[:, None] + diag[None, :] - co, 1)
+    np.fill_diagonal(jac, -1)
+    np.testing.assert_allclose(values, -np.sort(-jac, axis=1)[:, :12], rtol=1e-6)
+    np.testing.assert_array_equal(values, stats.cooccur_values)
+    picked = np.take_along_axis(jac, ids.astype(np.int64), axis=1)
+    np.testing.assert_allclose(picked, values, rtol=1e-6)  # ids point at those values
+
+
+def test_a_corpus_without_identity_keys_on_the_windows_it_yields(setup, tmp_path, monkeypatch):
+    """A hand-made Corpus (here an endless generator) cannot be hashed up front: statistics
+    key on the windows actually read, so different text never shares an entry."""
+    import itertools
+
+    monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path))
+    model, sae, _, _ = setup
+
+    def endless(word):
+        return sw.corpus.Corpus(
+            lambda: (sw.corpus.Document(f"{word} {i}.", "gen") for i in itertools.count()),
+            "generated",
+        )
+
+    run = lambda c: feature_stats(model, sae, c, n_tokens=300, context=32, progress=False)  # noqa: E731
+    first, other = run(endless("alpha")), run(endless("omega"))
+    assert first.corpus_name == other.corpus_name and first.corpus_hash != other.corpus_hash
+    again = run(endless("alpha"))
+    assert again.corpus_hash == first.corpus_hash
+    assert len(list((tmp_path / "stats").iterdir())) == 2

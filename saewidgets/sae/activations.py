@@ -116,7 +116,7 @@ def cache_activations(
         "model_hash": model.fingerprint(),
         "sites": sites,
         "corpus": corpus.name,
-        "corpus_hash": corpus.fingerprint(),
+        "corpus_hash": corpus.fingerprint() or f"name:{corpus.name}",
         "context": context,
         "n_tokens": int(n_tokens),
         "d": model.d_model,

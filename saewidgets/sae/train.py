@@ -467,7 +467,8 @@ def _default_cache_folder(model, sites: list[str], corpus, n_tokens: int, contex
     from saewidgets.cache import cache_dir
 
     # Content hashes, not names: two corpora (or checkpoints) may share a name.
-    key = json.dumps([model.fingerprint(), sorted(sites), corpus.fingerprint(), n_tokens, context])
+    corpus_key = corpus.fingerprint() or f"name:{corpus.name}"  # see Corpus on identities
+    key = json.dumps([model.fingerprint(), sorted(sites), corpus_key, n_tokens, context])
     return cache_dir("activations", hashlib.blake2b(key.encode(), digest_size=8).hexdigest())
 
 

@@ -55,7 +55,7 @@ class FeatureView(SAEWidget):
         if (model is None) != (sae is None):
             raise ValueError("pass both model= and sae= for the live text box, or neither")
         if sae is not None:
-            stats.check_sae(sae, model)  # StatsMismatch when they belong to another SAE/model
+            stats.check_sae(sae, model)  # StatsMismatch for another SAE, a warning for a model
         if labels == "auto":
             labels = auto_labels(stats, model.tokenizer) if model is not None else None
         self._stats = stats
