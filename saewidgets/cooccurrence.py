@@ -30,12 +30,12 @@ class CooccurrenceCounter:
         # Upper triangle only: the pair (a, b) with a < b is counted at a * d + b.
         self._pairs = torch.zeros(d_sae * d_sae if self.dense else 0, dtype=torch.int32)
 
-    def add(self, rows: torch.Tensor, feats: torch.Tensor, n_rows: int) -> None:
-        """One batch's hits: ``rows`` (sorted) and ``feats`` (ascending within each row)."""
+    def add(self, rows: torch.Tensor, feats: torch.Tensor, per_row: torch.Tensor) -> None:
+        """One batch's hits: ``rows`` (sorted), ``feats`` (ascending within each row) and the
+        number of hits on each row of the batch."""
         if not self.dense or len(rows) == 0:
             return
-        d = self.d
-        per_row = torch.bincount(rows, minlength=n_rows)
+        d, n_rows = self.d, len(per_row)
         width = int(per_row.max())
         slot = torch.arange(len(rows)) - (torch.cumsum(per_row, 0) - per_row)[rows]
         # Each token's features in a row, padded with d, which sorts after every real feature.

@@ -15,11 +15,11 @@ import ast
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from saewidgets.cache import cache_dir
+from saewidgets.cache import atomic_write, cache_dir
 from saewidgets.tokens import tokenizer_fingerprint
 
 GENERATED_DIR = Path(__file__).resolve().parent / "data" / "generated"
@@ -47,22 +47,6 @@ class CorpusTooSmall(ValueError):
 class Document:
     text: str
     source: str
-
-
-def _save_quietly(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` whole or not at all; a cache that cannot be written (full
-    disk, read-only folder) only costs the next call its reading time."""
-    try:
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npy")
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, array)
-        os.replace(tmp, path)  # readers never see a half-written file
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 def _heldout(text: str, fraction: float) -> bool:
@@ -162,7 +146,11 @@ class Corpus:
         except (OSError, ValueError, EOFError):
             pass  # absent or damaged: build it again
         windows = self._take(tokenizer, n_tokens, length)
-        _save_quietly(path, windows)
+        buffer = io.BytesIO()
+        np.save(buffer, windows)
+        # A cache that cannot be written (full disk, read-only folder) only costs a re-read.
+        with contextlib.suppress(OSError):
+            atomic_write(path, buffer.getvalue())
         return windows
 
     def _take(self, tokenizer, n_tokens: int, length: int) -> np.ndarray:

@@ -14,10 +14,7 @@ callable, e.g. one that asks an LLM, which receives the feature's top examples a
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from saewidgets.cache import cache_dir
+from saewidgets.cache import atomic_write, cache_dir
 from saewidgets.stats import FeatureStats
 
 LABEL_TOKENS = 5  # at most this many tokens (bigrams, next tokens) in one label
@@ -65,18 +62,8 @@ class Labels:
                 self._save()
 
     def _save(self) -> None:
-        # A private file beside, then a rename: an interrupted or concurrent save never leaves
-        # the user's labels truncated or half written.
         text = json.dumps({str(k): v for k, v in self.user.items()}, indent=1)
-        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}-")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, text.encode("utf-8"))  # never a truncated labels file
 
 
 def _read_user_labels(path: Path) -> dict[int, str]:

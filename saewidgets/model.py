@@ -146,12 +146,12 @@ class Model:
     def fingerprint(self) -> str:
         """A hash of the model's name, config, tokenizer and weights, for cache keys: per tensor
         its shape, dtype, a strided sample of values and the float64 sum of all of them (so an
-        edit anywhere moves it). Recomputed only after a weight changes: in-place edits bump a
-        tensor's version, replaced tensors have a new address. Weights on the meta device
-        (remote models) contribute their shapes only. A bfloat16 and a float32 copy of one
-        checkpoint are different models here: their activations differ."""
+        edit anywhere moves it). Recomputed only after a weight or the vocabulary size changes:
+        in-place edits bump a tensor's version, replaced tensors have a new address. Weights on
+        the meta device (remote models) contribute their shapes only. A bfloat16 and a float32
+        copy of one checkpoint are different models here: their activations differ."""
         params = list(self.hf_model.named_parameters())
-        state = tuple((name, p.data_ptr(), p._version) for name, p in params)
+        state = (len(self.tokenizer), *((n, p.data_ptr(), p._version) for n, p in params))
         if self._fingerprint is not None and self._fingerprint[0] == state:
             return self._fingerprint[1]
         h = hashlib.blake2b(digest_size=12)

@@ -392,8 +392,8 @@ def feature_stats(
         new_v[f_sorted[take], rank[take]] = hit_vals[order][take]
         new_p[f_sorted[take], rank[take]] = rows[order][take] + start * context
         best_v, best_p = _merge_top(best_v, best_p, new_v, new_p, N_TOP)
-        cooccur.add(rows, feats, f.shape[0])
         per_row = torch.bincount(rows, minlength=f.shape[0])
+        cooccur.add(rows, feats, per_row)
         counts.append(per_row.numpy())
         cols.append(feats.to(torch.int32).numpy())
         vals.append(hit_vals.numpy().astype(np.float16))
