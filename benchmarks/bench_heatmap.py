@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 import saewidgets as sw
-from saewidgets.trace import FeatureTrace, SiteFeatures
-from saewidgets.widgets.base import state_json
+from saewidgets.analysis.trace import FeatureTrace, SiteFeatures
+from saewidgets.widgets.serialization import state_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from browser import browser

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import saewidgets as sw
-from saewidgets.explain import KINDS, _f1, _keys
+from saewidgets.analysis.labels import KINDS, _f1, _keys
 
 
 def vocabproj_f1(stats: sw.FeatureStats) -> np.ndarray:

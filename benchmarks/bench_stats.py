@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import saewidgets as sw
-from saewidgets import stats as stats_module
+from saewidgets.analysis import stats as stats_module
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import saewidgets as sw
-from saewidgets import stats as stats_module
+from saewidgets.analysis import stats as stats_module
 
 SITE = "blocks.9.hook_resid_post"
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 import saewidgets as sw
-from saewidgets.embedded import embedded_dir
+from saewidgets.model.embedded import embedded_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = ROOT / "benchmarks" / "_saedashboard_runner.py"

@@ -41,8 +41,8 @@ import torch
 from safetensors.torch import load_file
 
 from saewidgets import SAE
-from saewidgets.sae.activations import ActivationCache, open_cache
-from saewidgets.sae.train import TrainConfig, estimate_scaling_factor, train_on_cache
+from saewidgets.training.activations import ActivationCache, open_cache
+from saewidgets.training.trainer import TrainConfig, estimate_scaling_factor, train_on_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SAELENS_PYTHON = ROOT / ".venv-saelens" / "bin" / "python"
@@ -299,8 +299,8 @@ def markdown(runs: list[Run], baseline: Run) -> str:
 def _default_cache(site: str) -> ActivationCache:
     """200,000 rows of the embedded model at ``site`` (training split), built once."""
     import saewidgets as sw
-    from saewidgets.cache import cache_dir
-    from saewidgets.sae.activations import cache_activations
+    from saewidgets.core.cache import cache_dir
+    from saewidgets.training.activations import cache_activations
 
     model = sw.load_model()
     corpus = sw.corpus.default().split("train")

@@ -9,22 +9,18 @@
 """
 
 from saewidgets import corpus
-from saewidgets.attribution import (
+from saewidgets.analysis.attribution import (
     AttributionError,
     AttributionGraph,
     TargetError,
     attribute,
     attribution_memory,
 )
-from saewidgets.attribution.neuronpedia import GraphFormatError, load_graph
-from saewidgets.evaluate import EvalReport, evaluate, evaluate_many
-from saewidgets.explain import Labels, auto_labels, explain_with
-from saewidgets.model import Model, ModelLoadError, RemoteUnavailable, load_model
-from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
-from saewidgets.sae.train import TrainConfig, TrainResult, train_sae, train_saes
-from saewidgets.sites import SiteError, UnsupportedArchitecture
-from saewidgets.stats import FeatureStats, StatsMismatch, feature_stats
-from saewidgets.steering import (
+from saewidgets.analysis.attribution.neuronpedia import GraphFormatError, load_graph
+from saewidgets.analysis.evaluate import EvalReport, evaluate, evaluate_many
+from saewidgets.analysis.labels import Labels, auto_labels, explain_with
+from saewidgets.analysis.stats import FeatureStats, StatsMismatch, feature_stats
+from saewidgets.analysis.steering import (
     Intervention,
     SteeringError,
     SteeringResult,
@@ -32,7 +28,13 @@ from saewidgets.steering import (
     steer,
     steering_sweep,
 )
-from saewidgets.trace import FeatureTrace, SiteFeatures, trace
+from saewidgets.analysis.trace import FeatureTrace, SiteFeatures, trace
+from saewidgets.core.errors import SAEWidgetsError
+from saewidgets.core.version import VERSION
+from saewidgets.model.model import Model, ModelLoadError, RemoteUnavailable, load_model
+from saewidgets.model.sites import SiteError, UnsupportedArchitecture
+from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
+from saewidgets.training.trainer import TrainConfig, TrainResult, train_sae, train_saes
 from saewidgets.widgets import (
     FeatureBrowser,
     FeatureDashboard,
@@ -42,7 +44,7 @@ from saewidgets.widgets import (
     link,
 )
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "SAE",
@@ -62,6 +64,7 @@ __all__ = [
     "RemoteUnavailable",
     "SAEConfigError",
     "SAEFormatError",
+    "SAEWidgetsError",
     "SiteError",
     "SiteFeatures",
     "StatsMismatch",

@@ -52,8 +52,8 @@ def train(args: argparse.Namespace) -> int:
 
     import saewidgets as sw
     from saewidgets.sae.load import shipped_dir
-    from saewidgets.sae.presets import PRESETS
-    from saewidgets.sae.train import TrainConfig, train_saes
+    from saewidgets.training.presets import PRESETS
+    from saewidgets.training.trainer import TrainConfig, train_saes
 
     if args.preset:
         recipe = dict(PRESETS[args.preset])

@@ -220,7 +220,7 @@ def main() -> None:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from saewidgets.embedded import embedded_dir
+    from saewidgets.model.embedded import embedded_dir
 
     path = embedded_dir()
     tok = AutoTokenizer.from_pretrained(path)

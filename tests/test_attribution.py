@@ -11,7 +11,7 @@ import torch
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.attribution.neuronpedia import cantor
+from saewidgets.analysis.attribution.neuronpedia import cantor
 
 PROMPT = "the cat sat on it"
 

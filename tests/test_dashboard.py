@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 import traitlets
-from browser import PageWatch, browser
+from browser import PageWatch
 from playwright.sync_api import expect
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.stats import StatsMismatch, feature_stats
-from saewidgets.widgets.packing import unpack
+from saewidgets.analysis.stats import StatsMismatch, feature_stats
 from saewidgets.widgets.probe import MAX_PROBE_TOKENS
+from saewidgets.widgets.serialization import unpack
 
 SITE = "blocks.1.hook_resid_post"
 DEAD = 7
@@ -135,53 +135,53 @@ def _page(widget, tmp_path, **export):
     return path.as_uri()
 
 
-def test_exported_dashboard_navigates_between_included_features(setup, tmp_path):
+def test_exported_dashboard_navigates_between_included_features(setup, tmp_path, chromium):
     model, sae, stats = setup
     f = _live_feature(stats)
     w = sw.FeatureDashboard(stats, model=model, sae=sae, feature=f)
     neighbour = int(w._card["neighbours"][0][0])
     url = _page(w, tmp_path)
-    with browser() as b:
-        page = b.new_page()
-        watch = PageWatch(page)
-        page.goto(url)
-        page.wait_for_selector(f".saew-card[data-feature='{f}']")
-        assert page.locator(".saew-top-examples .saew-example").count() == len(w._card["top"])
-        assert page.locator(".saew-query").is_disabled()  # no kernel in a file
-        # hover the focus token of the first top example: the tooltip shows its value
-        page.hover(".saew-top-examples .saew-example >> nth=0 >> .saew-focus")
-        page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-value")
-        shown = float(page.inner_text(".saew-tooltip .saew-tip-value"))
-        assert shown == pytest.approx(float(stats.top_values[f, 0]), abs=0.01)
-        page.click(f".saew-related-item[data-feature='{neighbour}'] >> nth=0")
-        page.wait_for_selector(f".saew-card[data-feature='{neighbour}']")
-        # a feature the page does not carry: a clear message, the card stays
-        carried = w._state_for_export()["_cards"]
-        missing = next(g for g in range(stats.d_sae) if str(g) not in carried)
-        page.fill(".saew-picker", str(missing))
-        page.press(".saew-picker", "Enter")
-        page.wait_for_selector(".saew-notice:has-text('not included in this page')")
-        assert page.locator(f".saew-card[data-feature='{neighbour}']").count() == 1
-        assert watch.errors == [] and watch.network == []
+    b = chromium
+    page = b.new_page()
+    watch = PageWatch(page)
+    page.goto(url)
+    page.wait_for_selector(f".saew-card[data-feature='{f}']")
+    assert page.locator(".saew-top-examples .saew-example").count() == len(w._card["top"])
+    assert page.locator(".saew-query").is_disabled()  # no kernel in a file
+    # hover the focus token of the first top example: the tooltip shows its value
+    page.hover(".saew-top-examples .saew-example >> nth=0 >> .saew-focus")
+    page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-value")
+    shown = float(page.inner_text(".saew-tooltip .saew-tip-value"))
+    assert shown == pytest.approx(float(stats.top_values[f, 0]), abs=0.01)
+    page.click(f".saew-related-item[data-feature='{neighbour}'] >> nth=0")
+    page.wait_for_selector(f".saew-card[data-feature='{neighbour}']")
+    # a feature the page does not carry: a clear message, the card stays
+    carried = w._state_for_export()["_cards"]
+    missing = next(g for g in range(stats.d_sae) if str(g) not in carried)
+    page.fill(".saew-picker", str(missing))
+    page.press(".saew-picker", "Enter")
+    page.wait_for_selector(".saew-notice:has-text('not included in this page')")
+    assert page.locator(f".saew-card[data-feature='{neighbour}']").count() == 1
+    assert watch.errors == [] and watch.network == []
 
 
-def test_exported_dead_feature_says_so(setup, tmp_path):
+def test_exported_dead_feature_says_so(setup, tmp_path, chromium):
     stats = setup[2]
     url = _page(sw.FeatureDashboard(stats, feature=DEAD, labels=None), tmp_path)
-    with browser() as b:
-        page = b.new_page()
-        watch = PageWatch(page)
-        page.goto(url)
-        page.wait_for_selector(f".saew-card[data-feature='{DEAD}']")
-        assert "never fired" in page.inner_text(".saew-card-head")
-        assert page.locator(".saew-dead-banner").count() == 1
-        # only the logit-effect histogram: no empty activation histogram, no example panels
-        assert page.locator(".saew-chart").count() == 1
-        assert page.locator(".saew-example").count() == 0
-        assert watch.errors == []
+    b = chromium
+    page = b.new_page()
+    watch = PageWatch(page)
+    page.goto(url)
+    page.wait_for_selector(f".saew-card[data-feature='{DEAD}']")
+    assert "never fired" in page.inner_text(".saew-card-head")
+    assert page.locator(".saew-dead-banner").count() == 1
+    # only the logit-effect histogram: no empty activation histogram, no example panels
+    assert page.locator(".saew-chart").count() == 1
+    assert page.locator(".saew-example").count() == 0
+    assert watch.errors == []
 
 
-def test_exported_browser_filters_and_opens(setup, tmp_path):
+def test_exported_browser_filters_and_opens(setup, tmp_path, chromium):
     model, sae, stats = setup
     labels = {f: f"feature-{f}" for f in range(stats.d_sae)}
     labels[5] = HOSTILE
@@ -190,25 +190,25 @@ def test_exported_browser_filters_and_opens(setup, tmp_path):
     top = [row[0] for row in w._probe["top"]]
     features = sorted({5, *top[:6]})
     url = _page(w, tmp_path, features=features)
-    with browser() as b:
-        page = b.new_page()
-        watch = PageWatch(page)
-        page.goto(url)
-        page.wait_for_selector(".saew-browser[data-ready='true']")
-        assert page.locator(".saew-list .saew-row").count() == len(features)
-        # the last typed text's result came along: its strongest features as chips
-        chips = page.locator(".saew-probe .saew-chip")
-        assert chips.first.get_attribute("data-feature") == str(top[0])
-        page.fill(".saew-filter", "feature-")
-        rows = page.locator(".saew-list .saew-row")
-        expect(rows).to_have_count(len(features) - 1)  # waits for the debounced filter
-        page.fill(".saew-filter", "<img")
-        expect(rows).to_have_count(1)
-        assert HOSTILE in page.inner_text(".saew-list")
-        page.click(".saew-list .saew-row >> nth=0")
-        page.wait_for_selector(".saew-browser[data-view='feature'] .saew-card[data-feature='5']")
-        page.click(".saew-back")
-        page.wait_for_selector(".saew-browser[data-view='search']")
-        assert page.evaluate("() => window.__pwned") is None
-        assert page.locator(".saew-root img").count() == 0
-        assert watch.errors == [] and watch.network == []
+    b = chromium
+    page = b.new_page()
+    watch = PageWatch(page)
+    page.goto(url)
+    page.wait_for_selector(".saew-browser[data-ready='true']")
+    assert page.locator(".saew-list .saew-row").count() == len(features)
+    # the last typed text's result came along: its strongest features as chips
+    chips = page.locator(".saew-probe .saew-chip")
+    assert chips.first.get_attribute("data-feature") == str(top[0])
+    page.fill(".saew-filter", "feature-")
+    rows = page.locator(".saew-list .saew-row")
+    expect(rows).to_have_count(len(features) - 1)  # waits for the debounced filter
+    page.fill(".saew-filter", "<img")
+    expect(rows).to_have_count(1)
+    assert HOSTILE in page.inner_text(".saew-list")
+    page.click(".saew-list .saew-row >> nth=0")
+    page.wait_for_selector(".saew-browser[data-view='feature'] .saew-card[data-feature='5']")
+    page.click(".saew-back")
+    page.wait_for_selector(".saew-browser[data-view='search']")
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator(".saew-root img").count() == 0
+    assert watch.errors == [] and watch.network == []

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import saewidgets as sw
-from saewidgets.embedded import embedded_dir
+from saewidgets.model.embedded import embedded_dir
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import torch
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.evaluate import LossStats, ReconstructionStats, ce_loss_recovered
+from saewidgets.analysis.evaluate import LossStats, ReconstructionStats, ce_loss_recovered
 
 X = torch.tensor([[1.0, 0.0], [3.0, 0.0]])
 X_HAT = torch.tensor([[2.0, 0.0], [2.0, 0.0]])

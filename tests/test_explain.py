@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from tiny import byte_tokenizer
 
-from saewidgets.explain import auto_labels, explain_with
-from saewidgets.stats import N_LOGITS, N_RELATED, N_TOP, FeatureStats
+from saewidgets.analysis.labels import auto_labels, explain_with
+from saewidgets.analysis.stats import N_LOGITS, N_RELATED, N_TOP, FeatureStats
 
 D = 6
 TOK = byte_tokenizer()

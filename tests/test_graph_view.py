@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 import traitlets
-from browser import PageWatch, browser
+from browser import PageWatch
 from playwright.sync_api import expect
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.stats import feature_stats
-from saewidgets.widgets.packing import unpack
+from saewidgets.analysis.stats import feature_stats
+from saewidgets.widgets.serialization import unpack
 
 PROMPT = "the red box holds 3 stones"
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -91,7 +91,7 @@ def test_payload_cards_pins_and_intervention(setup):
     assert set(sub.nodes["node_id"]) == {a, b}
 
 
-def test_exported_graph_page(setup, tmp_path):
+def test_exported_graph_page(setup, tmp_path, chromium):
     _model, saes, graph, stats = setup
     node = _top_feature(graph, stats.site)
     feature = int(node.split("_")[1])
@@ -101,70 +101,70 @@ def test_exported_graph_page(setup, tmp_path):
     view.pin(node)
     path = tmp_path / "graph.html"
     view.to_html(path)
-    with browser() as b:
-        page = b.new_page(viewport={"width": 1400, "height": 1000})
-        watch = PageWatch(page)
-        page.goto(path.as_uri())
-        root = page.locator(".saew-graph[data-ready='true']")
-        expect(root).to_have_count(1)
-        count = page.locator(".saew-graph-count")
-        before = int(count.get_attribute("data-visible"))
-        assert before == page.locator(".saew-graph-nodes [data-node]").count()
-        # the slider prunes: fewer nodes, and the count says how many
-        page.locator(".saew-graph-threshold").fill("0.3")
-        expect(count).not_to_have_attribute("data-visible", str(before))
-        after = int(count.get_attribute("data-visible"))
-        assert after < before and after == page.locator(".saew-graph-nodes [data-node]").count()
-        page.locator(".saew-graph-threshold").fill("0.8")
-        expect(count).to_have_attribute("data-visible", str(before))
-        # hover: the neighbourhood stays bright, the rest dims; the tooltip shows the label as text
-        target = page.locator(f".saew-graph-nodes [data-node='{node}']")
-        target.hover()
-        expect(root).to_have_attribute("data-hovered", node)
-        expect(page.locator(".saew-tooltip:not([hidden])")).to_contain_text(HOSTILE)
-        assert page.locator(".saew-graph-nodes .saew-dim").count() > 0
-        # click: the feature card from the page's cards, then the whole dashboard
-        target.click()
-        expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(1)
-        page.locator(".saew-graph-dashboard").click()
-        expect(
-            page.locator(f".saew-graph-card .saew-card[data-feature='{feature}']")
-        ).to_have_count(1)
-        # the saved pins' subgraph scores are in the page; a changed pin set needs a kernel
-        pin_scores = page.locator(".saew-graph-pin-scores")
-        expect(pin_scores).to_have_attribute("data-current", "true")
-        shown = float(pin_scores.get_attribute("data-replacement"))
-        assert shown == pytest.approx(graph.scores([node])[0])
-        # pin another node with shift-click, then group the pinned nodes into a supernode
-        other = _top_feature(graph, saes[0].site)
-        page.locator(f".saew-graph-nodes [data-node='{other}']").click(modifiers=["Shift"])
-        expect(pin_scores).to_have_attribute("data-current", "false")
-        expect(page.locator(f".saew-graph-pin-list li[data-node='{other}']")).to_have_count(1)
-        page.locator(".saew-graph-group-label").fill("two features")
-        page.locator(".saew-graph-group").click()
-        expect(page.locator(".saew-graph-supernode")).to_have_text("two features")
-        # interventions need a kernel: the button is disabled in a file
-        assert page.locator(".saew-graph-run").is_disabled()
-        assert int(page.locator(".saew-graph-edges").get_attribute("data-edges")) > 0
-        assert page.evaluate("window.__pwned") is None
-        assert watch.errors == [] and watch.network == []
+    b = chromium
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    watch = PageWatch(page)
+    page.goto(path.as_uri())
+    root = page.locator(".saew-graph[data-ready='true']")
+    expect(root).to_have_count(1)
+    count = page.locator(".saew-graph-count")
+    before = int(count.get_attribute("data-visible"))
+    assert before == page.locator(".saew-graph-nodes [data-node]").count()
+    # the slider prunes: fewer nodes, and the count says how many
+    page.locator(".saew-graph-threshold").fill("0.3")
+    expect(count).not_to_have_attribute("data-visible", str(before))
+    after = int(count.get_attribute("data-visible"))
+    assert after < before and after == page.locator(".saew-graph-nodes [data-node]").count()
+    page.locator(".saew-graph-threshold").fill("0.8")
+    expect(count).to_have_attribute("data-visible", str(before))
+    # hover: the neighbourhood stays bright, the rest dims; the tooltip shows the label as text
+    target = page.locator(f".saew-graph-nodes [data-node='{node}']")
+    target.hover()
+    expect(root).to_have_attribute("data-hovered", node)
+    expect(page.locator(".saew-tooltip:not([hidden])")).to_contain_text(HOSTILE)
+    assert page.locator(".saew-graph-nodes .saew-dim").count() > 0
+    # click: the feature card from the page's cards, then the whole dashboard
+    target.click()
+    expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(1)
+    page.locator(".saew-graph-dashboard").click()
+    expect(
+        page.locator(f".saew-graph-card .saew-card[data-feature='{feature}']")
+    ).to_have_count(1)
+    # the saved pins' subgraph scores are in the page; a changed pin set needs a kernel
+    pin_scores = page.locator(".saew-graph-pin-scores")
+    expect(pin_scores).to_have_attribute("data-current", "true")
+    shown = float(pin_scores.get_attribute("data-replacement"))
+    assert shown == pytest.approx(graph.scores([node])[0])
+    # pin another node with shift-click, then group the pinned nodes into a supernode
+    other = _top_feature(graph, saes[0].site)
+    page.locator(f".saew-graph-nodes [data-node='{other}']").click(modifiers=["Shift"])
+    expect(pin_scores).to_have_attribute("data-current", "false")
+    expect(page.locator(f".saew-graph-pin-list li[data-node='{other}']")).to_have_count(1)
+    page.locator(".saew-graph-group-label").fill("two features")
+    page.locator(".saew-graph-group").click()
+    expect(page.locator(".saew-graph-supernode")).to_have_text("two features")
+    # interventions need a kernel: the button is disabled in a file
+    assert page.locator(".saew-graph-run").is_disabled()
+    assert int(page.locator(".saew-graph-edges").get_attribute("data-edges")) > 0
+    assert page.evaluate("window.__pwned") is None
+    assert watch.errors == [] and watch.network == []
 
 
-def test_large_graph_renders(setup, tmp_path):
+def test_large_graph_renders(setup, tmp_path, chromium):
     """A graph with 1,000+ visible nodes still draws (edges on canvas)."""
     _model, _saes, graph, _stats = setup
     assert graph.n_nodes > 1000
     view = sw.GraphView(graph, node_threshold=1.0)
     path = tmp_path / "big.html"
     view.to_html(path)
-    with browser() as b:
-        page = b.new_page(viewport={"width": 1400, "height": 1000})
-        watch = PageWatch(page)
-        page.goto(path.as_uri())
-        count = page.locator(".saew-graph-count")
-        expect(count).to_have_attribute("data-visible", str(graph.n_nodes))
-        assert page.locator(".saew-graph-nodes [data-node]").count() == graph.n_nodes
-        assert watch.errors == []
+    b = chromium
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    watch = PageWatch(page)
+    page.goto(path.as_uri())
+    count = page.locator(".saew-graph-count")
+    expect(count).to_have_attribute("data-visible", str(graph.n_nodes))
+    assert page.locator(".saew-graph-nodes [data-node]").count() == graph.n_nodes
+    assert watch.errors == []
 
 
 def test_ranks_follow_the_target_picker(setup):

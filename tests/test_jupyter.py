@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import PageWatch, browser
+from browser import PageWatch
 
 pytestmark = pytest.mark.browser
 TESTS = Path(__file__).resolve().parent
@@ -121,22 +121,22 @@ def _run_all(page, app: str, url: str) -> None:
     page.click("text=Run All Cells")
 
 
-def test_heatmap_in_jupyter(server):
+def test_heatmap_in_jupyter(server, chromium):
     app, url = server
-    with browser() as b:
-        page = b.new_page(viewport={"width": 1400, "height": 1000})
-        watch = PageWatch(page, block_network=False)
-        _run_all(page, app, url)
-        page.wait_for_selector(".saew-heatmap[data-ready='true']", timeout=120_000)
-        page.hover(".saew-docs .saew-tok >> nth=3")
-        page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-feature")
-        chip = page.locator(".saew-chip").nth(1)
-        feature = chip.get_attribute("data-feature")
-        chip.click()
-        # The kernel-side observer prints into an Output widget: the Python trait changed.
-        page.wait_for_selector(f"text=python sees feature {feature}", timeout=60_000)
-        foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
-        assert foreign == []
+    b = chromium
+    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    watch = PageWatch(page, block_network=False)
+    _run_all(page, app, url)
+    page.wait_for_selector(".saew-heatmap[data-ready='true']", timeout=120_000)
+    page.hover(".saew-docs .saew-tok >> nth=3")
+    page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-feature")
+    chip = page.locator(".saew-chip").nth(1)
+    feature = chip.get_attribute("data-feature")
+    chip.click()
+    # The kernel-side observer prints into an Output widget: the Python trait changed.
+    page.wait_for_selector(f"text=python sees feature {feature}", timeout=60_000)
+    foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
+    assert foreign == []
 
 
 DASHBOARD_CELLS = [
@@ -151,9 +151,10 @@ DASHBOARD_CELLS = [
 ]
 
 
-def test_dashboard_in_jupyterlab(tmp_path):
+def test_dashboard_in_jupyterlab(tmp_path, chromium):
     """Live kernel round-trips: a clicked neighbour's card and typed text's activations."""
-    with _serve("lab", tmp_path, DASHBOARD_CELLS) as url, browser() as b:
+    b = chromium
+    with _serve("lab", tmp_path, DASHBOARD_CELLS) as url:
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         watch = PageWatch(page, block_network=False)
         _run_all(page, "lab", url)
@@ -195,12 +196,13 @@ STEERING_CELLS = [
 ]
 
 
-def test_steering_panel_in_jupyterlab(tmp_path):
+def test_steering_panel_in_jupyterlab(tmp_path, chromium):
     """Drag a slider: the steered text changes, the baseline stays; rapid moves end with the
     text of the last setting only (runs cancelled, never mixed)."""
     from playwright.sync_api import expect
 
-    with _serve("lab", tmp_path, STEERING_CELLS) as url, browser() as b:
+    b = chromium
+    with _serve("lab", tmp_path, STEERING_CELLS) as url:
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         watch = PageWatch(page, block_network=False)
         _run_all(page, "lab", url)
@@ -264,12 +266,13 @@ GRAPH_CELLS = [
 ]
 
 
-def test_graph_view_in_jupyterlab(tmp_path):
+def test_graph_view_in_jupyterlab(tmp_path, chromium):
     """Live kernel round-trips on an attribution graph: a clicked node's card is built by the
     kernel, a shift-click pin reaches Python, and "intervene" runs the real model there."""
     from playwright.sync_api import expect
 
-    with _serve("lab", tmp_path, GRAPH_CELLS) as url, browser() as b:
+    b = chromium
+    with _serve("lab", tmp_path, GRAPH_CELLS) as url:
         page = b.new_page(viewport={"width": 1400, "height": 1100})
         watch = PageWatch(page, block_network=False)
         _run_all(page, "lab", url)

@@ -5,7 +5,7 @@ import torch
 from tiny import CONFIGS, tiny_model
 
 import saewidgets as sw
-from saewidgets.sites import KINDS, resolve
+from saewidgets.model.sites import KINDS, resolve
 
 FAMILIES = sorted(CONFIGS)
 
@@ -101,14 +101,14 @@ def test_unknown_site_lists_the_valid_ones():
 
 
 def test_unsupported_architecture_is_a_clear_error():
-    from saewidgets.sites import family_for
+    from saewidgets.model.sites import family_for
 
     with pytest.raises(sw.UnsupportedArchitecture, match="supported: .*gpt2"):
         family_for("mamba")
 
 
 def test_gemma3_multimodal_uses_the_language_model_layers():
-    from saewidgets.sites import family_for
+    from saewidgets.model.sites import family_for
 
     site = resolve("blocks.4.hook_resid_post", family_for("gemma3"), 10)
     assert site.module == "model.language_model.layers.4"

@@ -6,7 +6,7 @@ import torch
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.stats import FeatureStats, StatsMismatch, feature_stats
+from saewidgets.analysis.stats import FeatureStats, StatsMismatch, feature_stats
 
 SITE = "blocks.1.hook_resid_post"
 CORPUS = sw.corpus.from_texts(
@@ -133,7 +133,7 @@ def test_sae_fingerprint_follows_weight_changes():
     """The fingerprint is cached per SAE, but any edit of its weights must change it."""
     import torch
 
-    from saewidgets.stats import sae_fingerprint
+    from saewidgets.analysis.stats import sae_fingerprint
 
     sae = sw.SAE(16, 32, "topk", k=4, site="blocks.1.hook_resid_post", seed=0)
     first = sae_fingerprint(sae)
@@ -190,7 +190,7 @@ def test_explicit_cache_folder_is_rebuilt_for_another_sae(setup, tmp_path):
 
 def test_wide_sae_cooccurrence_path_matches_the_dense_table(setup, monkeypatch):
     """SAEs too wide for a d × d table count pairs from the CSR in blocks: same answer."""
-    from saewidgets import cooccurrence
+    from saewidgets.analysis import cooccurrence
 
     _, _, stats, dense = setup
     monkeypatch.setattr(cooccurrence, "BLOCK_ENTRIES", 7 * stats.d_sae)  # several blocks, chunks

@@ -9,8 +9,8 @@ import torch
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.stats import StatsMismatch, feature_stats
-from saewidgets.steering.interventions import apply_edits, compile_edits
+from saewidgets.analysis.stats import StatsMismatch, feature_stats
+from saewidgets.analysis.steering.interventions import apply_edits, compile_edits
 
 SITE = "blocks.1.hook_resid_post"
 PROMPT = "the cat sat on"

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from browser import PageWatch, browser
+from browser import PageWatch
 from playwright.sync_api import expect
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.stats import feature_stats
+from saewidgets.analysis.stats import feature_stats
 
 SITE = "blocks.1.hook_resid_post"
 PROMPT = "the cat sat on"
@@ -131,7 +131,7 @@ def test_dashboard_opens_a_prefilled_panel(setup):
     panel.close()
 
 
-def test_exported_panel_page(setup, tmp_path):
+def test_exported_panel_page(setup, tmp_path, chromium):
     model, sae = setup
     panel = sw.SteeringPanel(
         model, sae, features=[3, 5], prompt=PROMPT, max_new_tokens=8, labels={3: HOSTILE}
@@ -143,23 +143,23 @@ def test_exported_panel_page(setup, tmp_path):
     assert len(panel.last_sweep.table) == 3
     path = tmp_path / "steer.html"
     panel.to_html(path)
-    with browser() as b:
-        page = b.new_page()
-        watch = PageWatch(page)
-        page.goto(path.as_uri())
-        steered = page.locator(".saew-steer-out[data-role='steered']")
-        expect(steered).to_have_attribute("data-done", "true")
-        assert steered.locator(".saew-steer-text").text_content() == panel.result.text
-        baseline = page.locator(".saew-steer-out[data-role='baseline'] .saew-steer-text")
-        assert baseline.text_content() == panel.baseline.text
-        expect(page.locator(".saew-steer-row")).to_have_count(2)
-        expect(page.locator(".saew-steer-slider").first).to_be_disabled()
-        assert page.locator(".saew-steer-label").first.text_content() == HOSTILE
-        expect(page.locator(".saew-sweep-chart circle")).to_have_count(6)
-        measures = page.locator(".saew-steer-out[data-role='steered'] .saew-steer-measure")
-        expect(measures).to_have_count(2)
-        assert page.evaluate("window.__pwned") is None
-        assert watch.errors == [] and watch.network == []
+    b = chromium
+    page = b.new_page()
+    watch = PageWatch(page)
+    page.goto(path.as_uri())
+    steered = page.locator(".saew-steer-out[data-role='steered']")
+    expect(steered).to_have_attribute("data-done", "true")
+    assert steered.locator(".saew-steer-text").text_content() == panel.result.text
+    baseline = page.locator(".saew-steer-out[data-role='baseline'] .saew-steer-text")
+    assert baseline.text_content() == panel.baseline.text
+    expect(page.locator(".saew-steer-row")).to_have_count(2)
+    expect(page.locator(".saew-steer-slider").first).to_be_disabled()
+    assert page.locator(".saew-steer-label").first.text_content() == HOSTILE
+    expect(page.locator(".saew-sweep-chart circle")).to_have_count(6)
+    measures = page.locator(".saew-steer-out[data-role='steered'] .saew-steer-measure")
+    expect(measures).to_have_count(2)
+    assert page.evaluate("window.__pwned") is None
+    assert watch.errors == [] and watch.network == []
     state = json.loads(panel.to_html().split('id="saew-state">')[1].split("</script>")[0])
     assert state["_live"] is False
     panel.close()

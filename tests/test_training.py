@@ -7,8 +7,8 @@ from tiny import tiny_model
 
 import saewidgets as sw
 from saewidgets.corpus import Corpus, CorpusTooSmall, Document
-from saewidgets.sae.activations import ActivationCache, cache_activations, open_cache
-from saewidgets.sae.train import TrainConfig, train_on_cache
+from saewidgets.training.activations import ActivationCache, cache_activations, open_cache
+from saewidgets.training.trainer import TrainConfig, train_on_cache
 
 SITES = ["blocks.1.hook_resid_post", "blocks.2.hook_mlp_out"]
 TEXTS = [f"Sentence {i} is about topic {i % 7} and colour {i % 5}." for i in range(300)]

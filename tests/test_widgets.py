@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import traitlets
-from browser import PageWatch, browser
+from browser import PageWatch
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.trace import FeatureTrace, SiteFeatures
-from saewidgets.widgets.base import state_json
-from saewidgets.widgets.packing import pack, unpack
+from saewidgets.analysis.trace import FeatureTrace, SiteFeatures
+from saewidgets.widgets.serialization import pack, state_json, unpack
 
 SITE = "blocks.1.hook_resid_post"
 HOSTILE = [
@@ -118,64 +117,64 @@ def _open(page_html, tmp_path, block=True):
     return path.as_uri()
 
 
-def test_exported_html_renders_offline_and_responds(real_trace, tmp_path):
+def test_exported_html_renders_offline_and_responds(real_trace, tmp_path, chromium):
     w = sw.TokenHeatmap(real_trace, labels={3: "feature three"})
     url = _open(w.to_html(), tmp_path)
-    with browser() as b:
-        page = b.new_page()
-        watch = PageWatch(page)
-        page.goto(url)
-        page.wait_for_selector(".saew-heatmap[data-ready='true']")
-        n_tokens = page.locator(".saew-docs .saew-tok").count()
-        assert n_tokens == real_trace.n_tokens
-        page.hover(".saew-docs .saew-tok >> nth=4")
-        page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-feature")
-        top = real_trace.top_features(doc=0, pos=4, k=1)
-        first = page.locator(".saew-tooltip .saew-tip-feature").first
-        assert first.get_attribute("data-feature") == str(int(top.feature[0]))
-        # click a feature in the summary strip: it becomes the shaded one
-        chip = page.locator(".saew-chip").nth(2)
-        feature = int(chip.get_attribute("data-feature"))
-        chip.click()
-        page.wait_for_selector(f".saew-chip.saew-active[data-feature='{feature}']")
-        shaded = page.evaluate(
-            "() => [...document.querySelectorAll('.saew-docs .saew-tok')]"
-            ".map(s => s.style.background !== '' && s.style.background !== 'transparent')"
-        )
-        expected = np.concatenate(real_trace.feature(feature)) > 0
-        assert shaded == expected.tolist()
-        # site switcher
-        page.select_option(".saew-site", "blocks.2.hook_resid_post")
-        page.wait_for_selector(".saew-chip")
-        assert watch.errors == [] and watch.network == []
+    b = chromium
+    page = b.new_page()
+    watch = PageWatch(page)
+    page.goto(url)
+    page.wait_for_selector(".saew-heatmap[data-ready='true']")
+    n_tokens = page.locator(".saew-docs .saew-tok").count()
+    assert n_tokens == real_trace.n_tokens
+    page.hover(".saew-docs .saew-tok >> nth=4")
+    page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-feature")
+    top = real_trace.top_features(doc=0, pos=4, k=1)
+    first = page.locator(".saew-tooltip .saew-tip-feature").first
+    assert first.get_attribute("data-feature") == str(int(top.feature[0]))
+    # click a feature in the summary strip: it becomes the shaded one
+    chip = page.locator(".saew-chip").nth(2)
+    feature = int(chip.get_attribute("data-feature"))
+    chip.click()
+    page.wait_for_selector(f".saew-chip.saew-active[data-feature='{feature}']")
+    shaded = page.evaluate(
+        "() => [...document.querySelectorAll('.saew-docs .saew-tok')]"
+        ".map(s => s.style.background !== '' && s.style.background !== 'transparent')"
+    )
+    expected = np.concatenate(real_trace.feature(feature)) > 0
+    assert shaded == expected.tolist()
+    # site switcher
+    page.select_option(".saew-site", "blocks.2.hook_resid_post")
+    page.wait_for_selector(".saew-chip")
+    assert watch.errors == [] and watch.network == []
 
 
-def test_hostile_tokens_and_labels_render_as_text(tmp_path):
+def test_hostile_tokens_and_labels_render_as_text(tmp_path, chromium):
     tr = _trace_of([HOSTILE])
     w = sw.TokenHeatmap(tr, labels={1: "<b onmouseover=window.__pwned=4>bold</b>"})
     url = _open(w.to_html(), tmp_path)
-    with browser() as b:
-        page = b.new_page()
-        watch = PageWatch(page)
-        page.goto(url)
-        page.wait_for_selector(".saew-heatmap[data-ready='true']")
-        text = page.inner_text(".saew-docs")
-        assert "<script>window.__pwned = 1</script>" in text
-        assert "<img src=x onerror=" in text
-        page.hover(".saew-docs .saew-tok >> nth=1")
-        page.wait_for_selector(".saew-tooltip:not([hidden])")
-        assert "<b onmouseover" in page.inner_text(".saew-tooltip")
-        assert page.evaluate("() => window.__pwned") is None
-        assert page.locator(".saew-root img, .saew-root script, .saew-root b").count() == 0
-        assert watch.errors == [] and watch.network == []
+    b = chromium
+    page = b.new_page()
+    watch = PageWatch(page)
+    page.goto(url)
+    page.wait_for_selector(".saew-heatmap[data-ready='true']")
+    text = page.inner_text(".saew-docs")
+    assert "<script>window.__pwned = 1</script>" in text
+    assert "<img src=x onerror=" in text
+    page.hover(".saew-docs .saew-tok >> nth=1")
+    page.wait_for_selector(".saew-tooltip:not([hidden])")
+    assert "<b onmouseover" in page.inner_text(".saew-tooltip")
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator(".saew-root img, .saew-root script, .saew-root b").count() == 0
+    assert watch.errors == [] and watch.network == []
 
 
-def test_feature_picker_rejects_out_of_range_ids(real_trace, tmp_path):
+def test_feature_picker_rejects_out_of_range_ids(real_trace, tmp_path, chromium):
     url = _open(sw.TokenHeatmap(real_trace).to_html(), tmp_path)
-    with browser() as b:
-        page = b.new_page()
-        page.goto(url)
-        page.wait_for_selector(".saew-heatmap[data-ready='true']")
-        page.fill(".saew-picker", "5000")
-        page.press(".saew-picker", "Enter")
-        page.wait_for_selector(".saew-notice:has-text('0..95')")
+    b = chromium
+    page = b.new_page()
+    page.goto(url)
+    page.wait_for_selector(".saew-heatmap[data-ready='true']")
+    page.fill(".saew-picker", "5000")
+    page.press(".saew-picker", "Enter")
+    page.wait_for_selector(".saew-notice:has-text('0..95')")

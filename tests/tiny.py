@@ -17,7 +17,7 @@ from transformers import (
     Qwen3Config,
 )
 
-from saewidgets.model import Model
+from saewidgets.model.model import Model
 
 
 def byte_tokenizer() -> PreTrainedTokenizerFast:

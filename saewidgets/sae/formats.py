@@ -19,8 +19,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from saewidgets.cache import atomic_folder
-from saewidgets.sae.core import SAE, SAEConfigError
+from saewidgets.core.cache import atomic_folder
+from saewidgets.core.errors import SAEWidgetsError
+from saewidgets.sae.module import SAE, SAEConfigError
 
 NATIVE_CFG = "cfg.json"
 NATIVE_WEIGHTS = "sae_weights.safetensors"
@@ -49,7 +50,7 @@ _FROM_SAELENS = {
 }
 
 
-class SAEFormatError(ValueError):
+class SAEFormatError(SAEWidgetsError, ValueError):
     """A file or folder that cannot be read as an SAE; the message says what was wrong."""
 
 

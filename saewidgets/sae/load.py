@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from saewidgets.sae.core import SAE
 from saewidgets.sae.formats import SAEFormatError, read_local
+from saewidgets.sae.module import SAE
 
 EMBEDDED = "embedded"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

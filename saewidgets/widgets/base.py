@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from pathlib import Path
 
 import anywidget
 import traitlets
+
+from saewidgets.widgets.html_export import render_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -53,8 +53,6 @@ class SAEWidget(anywidget.AnyWidget):
         writes it to ``path`` when given. Widget-specific ``export`` options (for example the
         ``features`` a dashboard page carries) are documented on each widget.
         """
-        from saewidgets.widgets.html_export import render_page
-
         page = render_page(
             bundle=_static(f"{self._bundle}.js").read_text(encoding="utf-8"),
             css=_static(f"{self._bundle}.css").read_text(encoding="utf-8"),
@@ -78,19 +76,3 @@ def link(*widgets: SAEWidget, traits: tuple[str, ...] = ("selected_feature", "se
                     raise ValueError(f"{type(w).__name__} has no trait {name!r}")
             links.append(traitlets.link((widgets[0], name), (other, name)))
     return links
-
-
-def _encode_state(value):
-    """JSON-ready state: bytes become {"$b64": ...}, revived as DataViews by the page's host."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$b64": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, dict):
-        return {str(k): _encode_state(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode_state(v) for v in value]
-    return value
-
-
-def state_json(state: dict) -> str:
-    # Escaping every "<" keeps "</script>" and "<!--" in untrusted strings from ending the block.
-    return json.dumps(_encode_state(state), ensure_ascii=False).replace("<", "\\u003c")

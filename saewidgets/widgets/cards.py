@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from saewidgets.explain import Labels
-from saewidgets.stats import FeatureStats
+from saewidgets.analysis.labels import Labels
+from saewidgets.analysis.stats import FeatureStats
 
 N_TOP_EXAMPLES = 12
 N_QUANTILE_BINS = 10

@@ -7,12 +7,12 @@ import os
 import numpy as np
 import traitlets
 
-from saewidgets.model import Model
-from saewidgets.sae.core import SAE
-from saewidgets.stats import FeatureStats
+from saewidgets.analysis.stats import FeatureStats
+from saewidgets.model.model import Model
+from saewidgets.sae.module import SAE
 from saewidgets.widgets.base import STATIC
 from saewidgets.widgets.features import FeatureView
-from saewidgets.widgets.packing import pack
+from saewidgets.widgets.serialization import pack
 
 N_CATALOG_TOKENS = 3
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import traitlets
 
-from saewidgets.explain import Labels, auto_labels
-from saewidgets.model import Model
-from saewidgets.sae.core import SAE
-from saewidgets.stats import FeatureStats
-from saewidgets.tokens import TokenDecoder
+from saewidgets.analysis.labels import Labels, auto_labels
+from saewidgets.analysis.stats import FeatureStats
+from saewidgets.model.model import Model
+from saewidgets.model.tokens import TokenDecoder
+from saewidgets.sae.module import SAE
 from saewidgets.widgets.base import SAEWidget
 from saewidgets.widgets.cards import feature_card, label_lookup
 from saewidgets.widgets.probe import ProbeError, probe_text

@@ -8,12 +8,12 @@ import threading
 import numpy as np
 import traitlets
 
-from saewidgets.attribution.graph import AttributionGraph
-from saewidgets.explain import Labels, auto_labels
-from saewidgets.stats import FeatureStats
+from saewidgets.analysis.attribution.graph import AttributionGraph
+from saewidgets.analysis.labels import Labels, auto_labels
+from saewidgets.analysis.stats import FeatureStats
 from saewidgets.widgets.base import STATIC, SAEWidget
 from saewidgets.widgets.cards import feature_card, label_lookup
-from saewidgets.widgets.packing import pack
+from saewidgets.widgets.serialization import pack
 
 MAX_EDGES = 30_000  # edges sent to the browser, strongest by influence-weighted score
 EXPORT_CARDS = 40

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import numpy as np
 import traitlets
 
-from saewidgets.trace import FeatureTrace
+from saewidgets.analysis.trace import FeatureTrace
 from saewidgets.widgets.base import STATIC, SAEWidget
-from saewidgets.widgets.packing import index_dtype, pack
+from saewidgets.widgets.serialization import index_dtype, pack
 
 SUMMARY_SIZE = 24
 

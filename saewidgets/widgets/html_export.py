@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 
-from saewidgets.widgets.base import state_json
+from saewidgets.widgets.serialization import state_json
 
 # The host implements the part of the anywidget model interface the views use. The bundle is
 # imported from a blob: URL (made in the page, not fetched), so the file works from disk.

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from saewidgets.model import Model
-from saewidgets.sae.core import SAE
-from saewidgets.tokens import TokenDecoder
-from saewidgets.widgets.packing import index_dtype, pack
+from saewidgets.core.errors import SAEWidgetsError
+from saewidgets.model.model import Model
+from saewidgets.model.tokens import TokenDecoder
+from saewidgets.sae.module import SAE
+from saewidgets.widgets.serialization import index_dtype, pack
 
 MAX_PROBE_TOKENS = 512
 N_TOP = 24
 
 
-class ProbeError(ValueError):
+class ProbeError(SAEWidgetsError, ValueError):
     """The typed text cannot be probed (empty, too long, ...); the message says why."""
 
 

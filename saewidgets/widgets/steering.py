@@ -15,13 +15,19 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import traitlets
 
-from saewidgets.explain import Labels, auto_labels
-from saewidgets.model import Model
-from saewidgets.sae.core import SAE
-from saewidgets.stats import FeatureStats
-from saewidgets.steering import Intervention, SteeringError, SteeringResult, steer, steering_sweep
-from saewidgets.steering.interventions import APPLY_TO, feature_unit
-from saewidgets.steering.run import MAX_NEW_TOKENS
+from saewidgets.analysis.labels import Labels, auto_labels
+from saewidgets.analysis.stats import FeatureStats
+from saewidgets.analysis.steering import (
+    Intervention,
+    SteeringError,
+    SteeringResult,
+    steer,
+    steering_sweep,
+)
+from saewidgets.analysis.steering.interventions import APPLY_TO, feature_unit
+from saewidgets.analysis.steering.run import MAX_NEW_TOKENS
+from saewidgets.model.model import Model
+from saewidgets.sae.module import SAE
 from saewidgets.widgets.base import STATIC, SAEWidget
 from saewidgets.widgets.cards import label_lookup
 from saewidgets.widgets.steering_worker import LatestOnlyWorker

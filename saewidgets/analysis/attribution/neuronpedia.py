@@ -1,0 +1,355 @@
+"""The attribution-graph JSON that Neuronpedia and circuit-tracer read and write.
+
+Node ids follow their conventions: features ``{layer}_{feature}_{pos}``, errors
+``{layer}_-1_{pos}``, tokens ``E_{token id}_{pos}``, logits ``{n_layers+1}_{token id}_{pos}``.
+Fields this module does not know are kept on import and written back on export, so a graph from
+a newer schema survives a round trip through saewidgets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from saewidgets.analysis.attribution.graph import AttributionGraph
+from saewidgets.analysis.attribution.prune import Edges
+from saewidgets.core.errors import SAEWidgetsError
+from saewidgets.core.version import VERSION
+
+SCHEMA_VERSION = 1
+NODE_KEYS = (
+    "node_id",
+    "feature",
+    "layer",
+    "ctx_idx",
+    "feature_type",
+    "token_prob",
+    "is_target_logit",
+    "run_idx",
+    "reverse_ctx_idx",
+    "jsNodeId",
+    "clerp",
+    "influence",
+    "activation",
+)
+OUR_NODE_KEYS = ("site", "value", "saew_type")
+FEATURE_TYPE = {
+    "feature": "cross layer transcoder",
+    "error": "mlp reconstruction error",
+    "token": "embedding",
+    "logit": "logit",
+    "feature_target": "cross layer transcoder",
+}
+
+
+class GraphFormatError(SAEWidgetsError, ValueError):
+    """A graph file that does not follow the format; the message names the missing part."""
+
+
+def cantor(a: int, b: int) -> int:
+    return (a + b) * (a + b + 1) // 2 + b
+
+
+def _num(value):
+    if value is None:
+        return None
+    value = float(value)
+    return None if not np.isfinite(value) else round(value, 6)
+
+
+def _clerp(row, tokens: list[str]) -> str:
+    kind = row["type"]
+    label = row["label"] if isinstance(row.get("label"), str) else ""
+    tok = tokens[int(row["pos"])] if 0 <= int(row["pos"]) < len(tokens) else ""
+    if kind == "logit":
+        return f'Output "{label}" (p={float(row["prob"]):.3f})'
+    if kind == "token":
+        return f'Emb: "{label}"'
+    if kind == "error":
+        return f'Err: {row.get("site") or "site"} "{tok}"'
+    return label
+
+
+def _js_id(row) -> str:
+    kind, nid = row["type"], str(row["node_id"])
+    if kind == "logit":
+        return f"L_{nid.split('_')[1]}-{int(row['pos'])}"
+    if kind == "token":
+        return f"E_{int(row['token_id'])}-{int(row['pos'])}"
+    if kind == "error":
+        return f"{row['layer']}_-1-{int(row['pos'])}"
+    return f"{row['layer']}_{int(row['feature'])}-0"
+
+
+def to_json(
+    graph: AttributionGraph,
+    path=None,
+    *,
+    slug: str | None = None,
+    node_threshold: float | None = 0.8,
+    edge_threshold: float = 0.98,
+) -> dict:
+    """``graph`` as a Neuronpedia graph document (pruned first unless ``node_threshold`` is
+    None)."""
+    g = graph.prune(node_threshold, edge_threshold) if node_threshold is not None else graph
+    tokens = g.tokens
+    seq = len(tokens)
+    nodes = []
+    extras = g.nodes["extra"] if "extra" in g.nodes.columns else [None] * g.n_nodes
+    for row, extra in zip(g.nodes.to_dict("records"), extras, strict=True):
+        kind = row["type"]
+        layer = row["layer"]
+        try:
+            feature = (
+                cantor(int(layer), int(row["feature"]))
+                if kind in ("feature", "feature_target")
+                else None
+            )
+        except (TypeError, ValueError):
+            feature = int(row["feature"]) if row["feature"] is not None else None
+        if kind == "token":
+            feature = int(row["pos"])
+        elif kind == "logit":
+            feature = int(row["token_id"])
+        elif kind == "error":
+            feature = -1
+        node = {
+            "node_id": str(row["node_id"]),
+            "feature": feature,
+            "layer": str(layer),
+            "ctx_idx": int(row["pos"]),
+            "feature_type": FEATURE_TYPE[kind],
+            "token_prob": _num(row.get("prob")) or 0.0,
+            "is_target_logit": kind == "logit",
+            "run_idx": 0,
+            "reverse_ctx_idx": seq - 1 - int(row["pos"]),
+            "jsNodeId": _js_id(row),
+            "clerp": _clerp(row, tokens),
+            "influence": _num(row.get("influence")),
+            "activation": _num(row.get("activation")),
+            "site": row["site"] if isinstance(row.get("site"), str) else None,
+            "value": _num(row.get("value")),
+            "saew_type": kind,
+        }
+        if isinstance(extra, dict):
+            node = {**node, **{k: v for k, v in extra.items() if k not in ("node_id",)}}
+        nodes.append(node)
+    ids = g.nodes["node_id"].to_numpy()
+    link_extra = g.extra.get("_link_extra") or {}
+    links = []
+    for s, t, w in zip(ids[g.edges.source], ids[g.edges.target], g.edges.weight, strict=True):
+        link = {"source": str(s), "target": str(t), "weight": round(float(w), 7)}
+        more = link_extra.get((str(s), str(t)))
+        links.append({**link, **more} if more else link)
+    meta = {k: v for k, v in g.metadata.items() if k not in ("seconds",)}
+    meta.update(
+        {
+            "slug": slug or meta.get("slug") or _slug(g.prompt),
+            "scan": meta.get("scan") or "unknown",
+            "prompt_tokens": tokens,
+            "prompt": g.prompt,
+            "schema_version": meta.get("schema_version", SCHEMA_VERSION),
+        }
+    )
+    if node_threshold is not None:
+        meta["node_threshold"] = node_threshold
+        meta["pruning_settings"] = {
+            "node_threshold": node_threshold,
+            "edge_threshold": edge_threshold,
+        }
+    info = dict(meta.get("info") or {})
+    info.setdefault("generator", {"name": "saewidgets", "version": _version()})
+    info.setdefault("create_time_ms", int(time.time() * 1000))
+    meta["info"] = info
+    qparams = {"pinnedIds": [], "supernodes": [], "linkType": "both", "clickedId": "", "sg_pos": ""}
+    qparams.update(g.qparams)
+    doc = {
+        **{k: v for k, v in g.extra.items() if not k.startswith("_")},
+        "metadata": meta,
+        "qParams": qparams,
+        "nodes": nodes,
+        "links": links,
+    }
+    if path is not None:
+        Path(path).write_text(
+            json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8"
+        )
+    return doc
+
+
+def _version() -> str:
+    return VERSION
+
+
+def _slug(prompt: str) -> str:
+    keep = "".join(c.lower() if c.isalnum() else "-" for c in prompt)[:40].strip("-")
+    return "-".join(p for p in keep.split("-") if p) or "graph"
+
+
+def _kind(node: dict) -> str:
+    ftype = str(node.get("feature_type", "")).lower()
+    if node.get("saew_type") in FEATURE_TYPE:
+        return node["saew_type"]
+    if ftype == "embedding":
+        return "token"
+    if ftype == "logit" or node.get("is_target_logit"):
+        return "logit"
+    if "error" in ftype:
+        return "error"
+    return "feature"
+
+
+def _id_part(node_id: str, i: int, default: int = -1) -> int:
+    parts = str(node_id).split("_")
+    try:
+        return int(parts[i])
+    except (IndexError, ValueError):
+        return default
+
+
+def load_graph(source) -> AttributionGraph:
+    """Read a Neuronpedia / circuit-tracer graph JSON (a path, JSON text or a parsed dict)."""
+    if isinstance(source, dict):
+        doc = source
+    else:
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            text = source
+        elif isinstance(source, (str, os.PathLike)):
+            if not Path(source).is_file():
+                raise FileNotFoundError(f"no graph file at {source!s}")
+            text = Path(source).read_text(encoding="utf-8")
+        else:
+            raise GraphFormatError(
+                f"load_graph takes a path, JSON text or a dict, not {type(source).__name__}"
+            )
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise GraphFormatError(f"not a graph file or JSON text: {error}") from None
+    missing = [k for k in ("metadata", "nodes", "links") if k not in doc]
+    if missing:
+        raise GraphFormatError(
+            f"graph JSON lacks {missing}; it needs metadata, qParams, nodes and links"
+        )
+    meta = dict(doc["metadata"])
+    lacking = [k for k in ("prompt_tokens",) if k not in meta]
+    if lacking:
+        raise GraphFormatError(f"graph metadata lacks {lacking}")
+    version = meta.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, (int, float)) and version > SCHEMA_VERSION:
+        warnings.warn(
+            f"graph schema_version {version} is newer than {SCHEMA_VERSION}; "
+            "unknown fields are kept "
+            "as they are",
+            stacklevel=2,
+        )
+    tokens = [str(t) for t in meta["prompt_tokens"]]
+    records, extras = [], []
+    layer_values = sorted(
+        {_layer_num(n.get("layer")) for n in doc["nodes"] if _kind(n) in ("feature", "error")}
+        - {None}
+    )
+    stream_of = {v: i + 1 for i, v in enumerate(layer_values)}
+    for n in doc["nodes"]:
+        for key in ("node_id", "ctx_idx"):
+            if key not in n:
+                raise GraphFormatError(f"a node lacks {key!r}: {str(n)[:120]}")
+        kind = _kind(n)
+        nid = str(n["node_id"])
+        layer = n.get("layer")
+        if kind == "token":
+            token_id, feature, stream = _id_part(nid, 1), -1, 0
+        elif kind == "logit":
+            token_id, feature, stream = _id_part(nid, 1), -1, len(layer_values) + 1
+        else:
+            token_id = -1
+            feature = -1 if kind == "error" else _id_part(nid, 1, n.get("feature") or -1)
+            stream = stream_of.get(_layer_num(layer), 1)
+        prob = float(n.get("token_prob") or 0.0)
+        label = n.get("clerp") or ""
+        if kind == "logit":
+            label = _logit_label(label)
+        elif kind == "token" and label.startswith('Emb: "'):
+            label = label[6:-1]
+        records.append(
+            dict(
+                node_id=nid,
+                type=kind,
+                site=n.get("site"),
+                layer=str(layer),
+                stream=stream,
+                pos=int(n["ctx_idx"]),
+                feature=feature,
+                token_id=token_id,
+                activation=_float(n.get("activation")),
+                value=_float(n.get("value")),
+                prob=prob,
+                weight=prob if kind == "logit" else 0.0,
+                label=label,
+                influence=_float(n.get("influence")),
+            )
+        )
+        extras.append({k: v for k, v in n.items() if k not in NODE_KEYS + OUR_NODE_KEYS} or None)
+    nodes = pd.DataFrame.from_records(records)
+    nodes["extra"] = extras
+    if nodes["influence"].isna().any():
+        nodes = nodes.drop(columns="influence")
+    index = {nid: i for i, nid in enumerate(nodes["node_id"])}
+    src, tgt, wts, link_extra = [], [], [], {}
+    for link in doc["links"]:
+        try:
+            s, t = index[str(link["source"])], index[str(link["target"])]
+        except KeyError as error:
+            raise GraphFormatError(
+                f"a link names node {error.args[0]!r}, which is not in nodes"
+            ) from None
+        src.append(s)
+        tgt.append(t)
+        wts.append(float(link["weight"]))
+        more = {k: v for k, v in link.items() if k not in ("source", "target", "weight")}
+        if more:
+            link_extra[(str(link["source"]), str(link["target"]))] = more
+    edges = Edges(
+        np.array(tgt, dtype=np.int64),
+        np.array(src, dtype=np.int64),
+        np.array(wts, dtype=np.float32),
+        len(nodes),
+    )
+    extra = {k: v for k, v in doc.items() if k not in ("metadata", "qParams", "nodes", "links")}
+    extra["_link_extra"] = link_extra
+    return AttributionGraph(
+        nodes,
+        edges,
+        prompt=str(meta.get("prompt", "".join(tokens))),
+        tokens=tokens,
+        metadata=meta,
+        qparams=dict(doc.get("qParams") or {}),
+        extra=extra,
+    )
+
+
+def _layer_num(layer):
+    try:
+        return int(layer)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _logit_label(clerp: str) -> str:
+    # 'Output "Paris" (p=0.812)' → 'Paris'
+    if clerp.startswith('Output "') and '" (p=' in clerp:
+        return clerp[len('Output "') : clerp.rindex('" (p=')]
+    return clerp

@@ -1,0 +1,233 @@
+"""Offline feature labels: what the text says where a feature fires, no external model needed.
+
+For every feature at once, the tokens at its activations (and the bigrams ending there, and the
+tokens that come next) are counted against their frequency in the same corpus sample, and each
+feature gets the few keys that best predict where it fires: precise ones first, as many as
+raise the F1 of "the token (bigram, next token) is one of the label's" predicting "the feature
+fires". Windows with even index build labels, odd ones score them, so the score is held out.
+The best kind wins per feature. Next-token labels ("→ 'Paris'") name the output features of
+late layers, which fire on varied tokens but before the same prediction.
+
+Users can attach their own labels (persisted per SAE in the user cache) or plug in an explainer
+callable, e.g. one that asks an LLM, which receives the feature's top examples as text.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from saewidgets.analysis.stats import FeatureStats
+from saewidgets.core.cache import atomic_write, cache_dir
+
+LABEL_TOKENS = 5  # at most this many tokens (bigrams, next tokens) in one label
+PRECISION_PRIOR = 20.0  # see `_label_sets`; chosen on the shipped SAEs (benchmarks/bench_labels.py)
+KINDS = ("token", "bigram", "next")  # what a label's keys are: see `_keys`
+
+
+@dataclass
+class Labels:
+    """Automatic labels with scores, plus user labels that override them."""
+
+    auto: list[str]
+    score: np.ndarray  # F1 of the label's tokens predicting activation on held-out windows
+    user: dict[int, str]
+    path: Path | None = None
+    # A widget's thread and the notebook may both set labels; one writer at a time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __getitem__(self, feature: int) -> str:
+        return self.user.get(int(feature), self.auto[int(feature)])
+
+    def as_dict(self) -> dict[int, str]:
+        return {f: self[f] for f in range(len(self.auto)) if self[f]}
+
+    def set(self, feature: int, label: str) -> None:
+        """Attach your own label (saved at once; an empty string removes it)."""
+        if not 0 <= int(feature) < len(self.auto):
+            raise IndexError(f"feature {feature} is out of range: 0..{len(self.auto) - 1}")
+        if not isinstance(label, str):
+            raise TypeError(f"a label must be a string, got {type(label).__name__}")
+        with self._lock:
+            if label:
+                self.user[int(feature)] = label
+            else:
+                self.user.pop(int(feature), None)
+            if self.path is not None:
+                self._save()
+
+    def _save(self) -> None:
+        text = json.dumps({str(k): v for k, v in self.user.items()}, indent=1)
+        atomic_write(self.path, text.encode("utf-8"))  # never a truncated labels file
+
+
+def _read_user_labels(path: Path) -> dict[int, str]:
+    if not path.is_file():
+        return {}
+    try:
+        table = json.loads(path.read_text())
+        return {int(k): str(v) for k, v in table.items()}
+    except (ValueError, AttributeError) as error:
+        raise ValueError(
+            f"the saved labels in {path} are damaged ({error}); they are left untouched: fix "
+            "the file (a JSON object of feature id → label) or move it away to start afresh"
+        ) from error
+
+
+def _keys(stats: FeatureStats, kind: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per flat token position: a key (its token, the bigram ending there, or the next token;
+    -1 where there is none) and the window it belongs to."""
+    ids = stats.token_ids.astype(np.int64)
+    n_windows, context = ids.shape
+    vocab = int(ids.max()) + 1
+    none = np.full((n_windows, 1), -1)
+    if kind == "bigram":
+        prev = np.concatenate([none, ids[:, :-1]], axis=1)
+        keys = np.where(prev >= 0, prev * vocab + ids, -1)
+    elif kind == "next":
+        keys = np.concatenate([ids[:, 1:], none], axis=1)
+    else:
+        keys = ids.copy()
+    keys[:, 0] = -1  # a window's first position never counts as firing (see content_mask)
+    windows = np.repeat(np.arange(n_windows), context)
+    return keys.reshape(-1), windows, vocab
+
+
+def _label_sets(stats: FeatureStats, keys: np.ndarray, windows: np.ndarray, fit: np.ndarray):
+    """Per feature, the set of at most `LABEL_TOKENS` keys that best predicts where it fires on
+    the fitting windows; vectorised over features.
+
+    A position has one key of each kind, so a set's true positives and predictions are sums
+    over its keys, and the F1-best set of any size is a prefix of the keys sorted by precision.
+    Keys are sorted by precision shrunk towards zero (`PRECISION_PRIOR` extra predictions), so
+    rare coincidences come last, and each feature keeps its best prefix.
+    """
+    rows = np.repeat(np.arange(len(stats.indptr) - 1), np.diff(stats.indptr))
+    feats = stats.indices.astype(np.int64)
+    use = fit[windows[rows]] & (keys[rows] >= 0)
+    hit_keys, hit_feats = keys[rows[use]], feats[use]
+    background = keys[fit[windows] & (keys >= 0)]
+    uniq, inverse = np.unique(np.concatenate([background, hit_keys]), return_inverse=True)
+    predicted = np.bincount(inverse[: len(background)], minlength=len(uniq)).astype(np.float64)
+    pair, tp = np.unique(hit_feats * len(uniq) + inverse[len(background) :], return_counts=True)
+    fires = np.bincount(hit_feats, minlength=stats.d_sae).astype(np.float64)
+    recurs = tp >= 2  # a key seen once where the feature fires is a coincidence, not a label
+    pf, pk, tp = pair[recurs] // len(uniq), pair[recurs] % len(uniq), tp[recurs].astype(float)
+    order = np.lexsort((-tp / (predicted[pk] + PRECISION_PRIOR), pf))
+    pf, pk, tp, pred = pf[order], pk[order], tp[order], predicted[pk[order]]
+    starts = np.searchsorted(pf, np.arange(stats.d_sae))
+    rank = np.arange(len(pf)) - starts[pf]
+    # Running sums within each feature's run give every prefix's true positives and predictions.
+    cum_tp, cum_pred = np.cumsum(tp), np.cumsum(pred)
+    before_tp = np.concatenate([[0.0], cum_tp])[starts[pf]]
+    before_pred = np.concatenate([[0.0], cum_pred])[starts[pf]]
+    f1 = 2 * (cum_tp - before_tp) / (fires[pf] + cum_pred - before_pred)
+    f1[rank >= LABEL_TOKENS] = -1.0
+    by_f1 = np.lexsort((-f1, pf))
+    first = np.ones(len(by_f1), dtype=bool)
+    first[1:] = pf[by_f1][1:] != pf[by_f1][:-1]
+    best_rank = np.full(stats.d_sae, -1)
+    best_rank[pf[by_f1][first]] = rank[by_f1][first]
+    fit_f1 = np.full(stats.d_sae, -1.0)  # -1: no label of this kind
+    fit_f1[pf[by_f1][first]] = f1[by_f1][first]
+    keep = rank <= best_rank[pf]
+    sets: list[list[int]] = [[] for _ in range(stats.d_sae)]
+    for f, k in zip(pf[keep], uniq[pk[keep]], strict=True):
+        sets[f].append(int(k))
+    return sets, fit_f1
+
+
+def _f1(stats, keys, windows, score_mask, sets) -> np.ndarray:
+    """F1 of "key ∈ label set" predicting "feature fires" over the scoring windows."""
+    rows = np.repeat(np.arange(len(stats.indptr) - 1), np.diff(stats.indptr))
+    feats = stats.indices.astype(np.int64)
+    in_score = score_mask[windows]
+    hits = in_score[rows]
+    hit_f, hit_k = feats[hits], keys[rows[hits]]
+    # (feature, key) pairs as one integer each, so membership is one vectorised lookup.
+    span = int(max(keys.max(), max((max(x) for x in sets if x), default=0))) + 2
+    members = np.array([f * span + k for f, s in enumerate(sets) for k in s], dtype=np.int64)
+    is_member = np.isin(hit_f * span + hit_k, members)
+    tp = np.bincount(hit_f[is_member], minlength=stats.d_sae).astype(np.float64)
+    fires = np.bincount(hit_f, minlength=stats.d_sae).astype(np.float64)
+    vals, counts = np.unique(keys[in_score & (keys >= 0)], return_counts=True)
+    key_counts = dict(zip(vals.tolist(), counts.tolist(), strict=True))
+    predicted = np.array([sum(key_counts.get(k, 0) for k in s) for s in sets], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(fires + predicted > 0, 2 * tp / (fires + predicted), 0.0)
+    return f1
+
+
+def _render(tokenizer, keys: list[int], vocab: int, kind: str) -> str:
+    def text(key: int) -> str:
+        parts = [key // vocab, key % vocab] if kind == "bigram" else [key]
+        return repr("".join(tokenizer.decode([p]) for p in parts).replace("\n", "↵"))
+
+    label = " / ".join(text(k) for k in keys)
+    return f"→ {label}" if kind == "next" else label
+
+
+def auto_labels(
+    stats: FeatureStats,
+    tokenizer,
+    *,
+    user_file: str | Path | None = None,
+    kinds: tuple[str, ...] = KINDS,
+) -> Labels:
+    """Label every feature from its contexts: the tokens where it fires, the bigrams ending
+    there or the tokens that follow (``kinds``, any of "token", "bigram", "next"), whichever
+    predicts its firing best; from its VocabProj tokens when nothing recurs where it fires or
+    it never fires. Labels and their kind are chosen on the even windows and ``score`` is
+    measured on the odd ones. User labels are read from ``user_file`` (default: one file per
+    SAE in the user cache)."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be some of {KINDS}, got {tuple(kinds)!r}")
+    n_windows = stats.token_ids.shape[0]
+    fit = np.arange(n_windows) % 2 == 0
+    results = []
+    for kind in kinds:
+        keys, windows, vocab = _keys(stats, kind)
+        sets, fit_f1 = _label_sets(stats, keys, windows, fit)
+        results.append((sets, fit_f1, _f1(stats, keys, windows, ~fit, sets), vocab, kind))
+    labels, scores = [], np.zeros(stats.d_sae)
+    # The kind is chosen on the fitting windows too (ties go to the first; a kind with no label
+    # scores -1), so the score stays a held-out measure.
+    best = np.argmax(np.stack([r[1] for r in results]), axis=0)
+    for f in range(stats.d_sae):
+        sets, _, heldout_f1, vocab, kind = results[best[f]]
+        if sets[f]:
+            labels.append(_render(tokenizer, sets[f], vocab, kind))
+            scores[f] = heldout_f1[f]
+        else:  # nothing recurs where it fires (or it never fires): say what it writes out
+            top = stats.vocab_top_ids[f][:3]
+            promoted = " / ".join(repr(tokenizer.decode([int(t)])) for t in top)
+            never = "never fires; " if stats.density[f] == 0 else ""
+            labels.append(f"{never}promotes {promoted}")
+    path = Path(user_file) if user_file else cache_dir("labels") / f"{stats.sae_hash}.json"
+    return Labels(labels, scores, _read_user_labels(path), path)
+
+
+def explain_with(
+    stats: FeatureStats,
+    tokenizer,
+    explainer: Callable[[int, list[str]], str],
+    features: list[int],
+    labels: Labels,
+    n_examples: int = 10,
+) -> Labels:
+    """Ask ``explainer(feature, examples)`` (any callable, e.g. one that prompts an LLM) for a
+    label of each feature; examples are its top contexts with the firing token in [[ ]]."""
+    for f in features:
+        texts = []
+        for ex in stats.top_examples(f, n=n_examples):
+            pieces = [tokenizer.decode([t]) for t in ex["token_ids"]]
+            pieces[ex["focus"]] = f"[[{pieces[ex['focus']]}]]"
+            texts.append("".join(pieces))
+        labels.set(f, str(explainer(f, texts)))
+    return labels

@@ -1,0 +1,13 @@
+"""Steering: feature interventions during generation (`steer`, `steering_sweep`)."""
+
+from saewidgets.analysis.steering.interventions import Intervention, SteeringError
+from saewidgets.analysis.steering.run import SteeringResult, SweepResult, steer, steering_sweep
+
+__all__ = [
+    "Intervention",
+    "SteeringError",
+    "SteeringResult",
+    "SweepResult",
+    "steer",
+    "steering_sweep",
+]

@@ -1,0 +1,28 @@
+"""Text to read: the offline default corpus, the user's texts and files, HF datasets.
+
+``sw.corpus.default()``, ``sw.corpus.from_texts([...])``, ``sw.corpus.from_folder(path)``.
+"""
+
+from saewidgets.corpus.corpus import (
+    LAYOUT_VERSION,
+    Corpus,
+    CorpusTooSmall,
+    Document,
+    default,
+    from_files,
+    from_folder,
+    from_hf_dataset,
+    from_texts,
+)
+
+__all__ = [
+    "LAYOUT_VERSION",
+    "Corpus",
+    "CorpusTooSmall",
+    "Document",
+    "default",
+    "from_files",
+    "from_folder",
+    "from_hf_dataset",
+    "from_texts",
+]

@@ -1,0 +1,570 @@
+"""Training SAEs on cached activations: TopK, BatchTopK, JumpReLU, ReLU+L1 and Gated.
+
+Inputs are scaled so that ‖x‖ ≈ √d_in during training (one factor per site, estimated from the
+cache) and the factor is folded back into the weights when the SAE is saved, so the saved SAE
+reads raw activations. Checkpoints hold only tensors (safetensors) and JSON, and an
+interrupted run resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from saewidgets.sae.module import ARCHITECTURES, SAE, SAEConfigError
+from saewidgets.training.activations import ActivationCache
+
+CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (saved beside the SAE as ``training.json``)."""
+
+    architecture: str = "topk"
+    d_sae: int = 4608
+    k: int | None = 32
+    n_steps: int = 1000
+    batch_size: int = 4096
+    lr: float | None = None  # default: 2e-4 · √(16384 / d_sae)
+    warmup_steps: int = 50
+    decay_fraction: float = 0.2  # linear decay to 0 over the last part of training
+    l1_coefficient: float = 5.0  # relu, gated
+    l0_coefficient: float = 0.01  # jumprelu
+    jumprelu_bandwidth: float = 0.05
+    jumprelu_init_threshold: float = 0.1
+    aux_k_coefficient: float = 1 / 32
+    aux_k: int | None = None  # default d_in // 2
+    dead_after_tokens: int = 1_000_000
+    seed: int = 0
+    checkpoint_every: int = 200
+
+    def validate(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise SAEConfigError(
+                f"unknown architecture {self.architecture!r}; "
+                f"choose one of {', '.join(ARCHITECTURES)}"
+            )
+        if self.architecture in ("topk", "batchtopk") and not self.k:
+            raise SAEConfigError(f"{self.architecture} training needs k")
+        for name in ("d_sae", "n_steps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise SAEConfigError(f"{name} must be a positive integer, got {value!r}")
+
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else 2e-4 * math.sqrt(16384 / self.d_sae)
+
+
+@dataclass
+class TrainResult:
+    sae: SAE
+    history: pd.DataFrame
+    out_dir: Path
+    scaling_factor: float
+    tokens_per_second: float
+    config: TrainConfig = field(repr=False, default_factory=TrainConfig)
+
+
+# -- JumpReLU with straight-through threshold gradients -----------------------------------------
+
+
+def _rect(u: torch.Tensor) -> torch.Tensor:
+    return ((u > -0.5) & (u < 0.5)).to(u.dtype)
+
+
+class _JumpReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pre, threshold, bandwidth):
+        ctx.save_for_backward(pre, threshold)
+        ctx.bandwidth = bandwidth
+        return pre * (pre > threshold)
+
+    @staticmethod
+    def backward(ctx, grad):
+        pre, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        grad_pre = grad * (pre > threshold)
+        # Pseudo-derivative: a rectangle kernel of width eps around the threshold.
+        grad_t = -(threshold / eps) * _rect((pre - threshold) / eps) * grad
+        return grad_pre, grad_t.sum(0) if grad_t.dim() > 1 else grad_t, None
+
+
+class _Step(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pre, threshold, bandwidth):
+        ctx.save_for_backward(pre, threshold)
+        ctx.bandwidth = bandwidth
+        return (pre > threshold).to(pre.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        pre, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        grad_t = -(1.0 / eps) * _rect((pre - threshold) / eps) * grad
+        return None, grad_t.sum(0) if grad_t.dim() > 1 else grad_t, None
+
+
+# -- one training step per architecture ------------------------------------------------------------
+
+
+def _sparse_decode(sae: SAE, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    # embedding_bag sums k decoder rows per token weighted by the activations: the cost is
+    # O(batch · k · d) instead of a dense O(batch · d_sae · d) matmul, forwards and backwards.
+    return F.embedding_bag(indices, sae.W_dec, per_sample_weights=values, mode="sum") + sae.b_dec
+
+
+def _fvu(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+    """Fraction of variance unexplained (against the batch mean)."""
+    return (x - recon).pow(2).sum() / (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
+
+
+class _Stepper:
+    """Computes the loss of one batch and keeps the statistics training needs."""
+
+    def __init__(self, sae: SAE, cfg: TrainConfig) -> None:
+        self.sae, self.cfg = sae, cfg
+        self.tokens_since_fired = torch.zeros(sae.d_sae, device=sae.device)
+        self.topk_threshold = torch.zeros((), device=sae.device)  # batchtopk: EMA of the cut
+        if cfg.architecture == "jumprelu":
+            self.log_threshold = torch.nn.Parameter(
+                torch.full((sae.d_sae,), math.log(cfg.jumprelu_init_threshold), device=sae.device)
+            )
+
+    def extra_parameters(self) -> list[torch.nn.Parameter]:
+        return [self.log_threshold] if self.cfg.architecture == "jumprelu" else []
+
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        sae, cfg, arch = self.sae, self.cfg, self.cfg.architecture
+        pre = sae.pre_activations(x)
+        aux = torch.zeros((), device=x.device)
+        sparsity = torch.zeros((), device=x.device)
+        if arch in ("topk", "batchtopk"):
+            if arch == "topk":
+                values, indices = torch.topk(pre, cfg.k, dim=-1)
+                values = torch.relu(values)
+            else:
+                flat = torch.relu(pre).flatten()
+                kept, where = torch.topk(flat, cfg.k * x.shape[0])
+                cut = kept[-1].detach()
+                self.topk_threshold = (
+                    0.99 * self.topk_threshold + 0.01 * cut if self.topk_threshold > 0 else cut
+                )
+                mask = torch.zeros_like(flat).scatter_(0, where, 1.0).view_as(pre)
+                dense = torch.relu(pre) * mask
+                values, indices = torch.topk(dense, min(sae.d_sae, 4 * cfg.k), dim=-1)
+            recon = _sparse_decode(sae, values, indices)
+            fired = torch.zeros(sae.d_sae, dtype=torch.bool, device=x.device)
+            fired[indices[values > 0]] = True
+            l0 = float((values > 0).sum(-1).float().mean())
+            aux = self._aux_k(x, recon, pre)
+        elif arch == "jumprelu":
+            threshold = self.log_threshold.exp()
+            features = _JumpReLU.apply(pre, threshold, cfg.jumprelu_bandwidth)
+            recon = features @ sae.W_dec + sae.b_dec
+            l0_soft = _Step.apply(pre, threshold, cfg.jumprelu_bandwidth).sum(-1).mean()
+            sparsity = cfg.l0_coefficient * l0_soft
+            fired = (features > 0).any(0)
+            l0 = float((features > 0).sum(-1).float().mean())
+        elif arch == "relu":
+            features = torch.relu(pre)
+            recon = features @ sae.W_dec + sae.b_dec
+            sparsity = (
+                cfg.l1_coefficient * (features * sae.W_dec.norm(dim=1)).sum(-1).mean() / x.shape[-1]
+            )
+            fired = (features > 0).any(0)
+            l0 = float((features > 0).sum(-1).float().mean())
+        else:  # gated
+            xc = x - sae.b_dec if sae.apply_b_dec_to_input else x
+            magnitude = torch.relu(xc @ (sae.W_enc * torch.exp(sae.r_mag)) + sae.b_mag)
+            features = magnitude * (pre > 0)
+            recon = features @ sae.W_dec + sae.b_dec
+            gate = torch.relu(pre)
+            sparsity = (
+                cfg.l1_coefficient
+                * (gate * sae.W_dec.norm(dim=1).detach()).sum(-1).mean()
+                / x.shape[-1]
+            )
+            # The gate path must reconstruct on its own through a frozen decoder.
+            aux_recon = gate @ sae.W_dec.detach() + sae.b_dec.detach()
+            aux = (x - aux_recon).pow(2).sum(-1).mean() / x.shape[-1]
+            fired = (features > 0).any(0)
+            l0 = float((features > 0).sum(-1).float().mean())
+        fvu = _fvu(x, recon)
+        mse = (x - recon).pow(2).sum(-1).mean() / x.shape[-1]
+        loss = (fvu if arch in ("topk", "batchtopk") else mse) + sparsity + aux
+        self.tokens_since_fired += x.shape[0]
+        self.tokens_since_fired[fired] = 0
+        stats = {
+            "loss": float(loss.detach()),
+            "fvu": float(fvu.detach()),
+            "l0": l0,
+            "aux": float(aux.detach()),
+            "dead": float((self.tokens_since_fired >= cfg.dead_after_tokens).float().mean()),
+        }
+        return loss, stats
+
+    def _aux_k(self, x, recon, pre) -> torch.Tensor:
+        # AuxK: dead latents try to explain what the live ones missed, which revives them.
+        dead = self.tokens_since_fired >= self.cfg.dead_after_tokens
+        n_dead = int(dead.sum())
+        if n_dead == 0 or self.cfg.aux_k_coefficient == 0:
+            return torch.zeros((), device=x.device)
+        k_aux = min(self.cfg.aux_k or x.shape[-1] // 2, n_dead)
+        residual = (x - recon).detach()
+        values, indices = torch.topk(pre.masked_fill(~dead, float("-inf")), k_aux, dim=-1)
+        aux_recon = F.embedding_bag(
+            indices, self.sae.W_dec, per_sample_weights=torch.relu(values), mode="sum"
+        )
+        aux = (residual - aux_recon).pow(2).sum() / (residual - residual.mean(0)).pow(
+            2
+        ).sum().clamp_min(1e-12)
+        return self.cfg.aux_k_coefficient * torch.nan_to_num(aux, nan=0.0)
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        if self.cfg.architecture in ("topk", "batchtopk"):
+            self.sae.normalize_decoder()
+
+    def finish(self) -> None:
+        with torch.no_grad():
+            if self.cfg.architecture == "jumprelu":
+                self.sae.threshold.copy_(self.log_threshold.exp())
+            elif self.cfg.architecture == "batchtopk":
+                self.sae.threshold.fill_(float(self.topk_threshold))
+
+
+# -- schedule, scaling, checkpoints ---------------------------------------------------------------
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    decay_start = int(cfg.n_steps * (1 - cfg.decay_fraction))
+    if step < decay_start:
+        return warm
+    return warm * max(0.0, (cfg.n_steps - step) / max(1, cfg.n_steps - decay_start))
+
+
+def estimate_scaling_factor(cache: ActivationCache, site: str, n_rows: int = 20_000) -> float:
+    """√d / mean ‖x‖ over an evenly spread sample of cached rows."""
+    array = cache.array(site)
+    rows = np.linspace(0, len(array) - 1, min(n_rows, len(array))).astype(np.int64)
+    norms = np.linalg.norm(np.asarray(array[rows], dtype=np.float32), axis=1)
+    return float(math.sqrt(array.shape[1]) / max(float(norms.mean()), 1e-8))
+
+
+def fold_input_scaling(sae: SAE, factor: float) -> SAE:
+    """Turn an SAE trained on ``factor · x`` into one that reads ``x`` directly.
+
+    Every bias and threshold divides by the factor; feature activations shrink by it, and the
+    reconstruction comes out in the raw scale."""
+    with torch.no_grad():
+        for name in ("b_enc", "b_dec", "threshold", "b_gate", "b_mag"):
+            if hasattr(sae, name):
+                getattr(sae, name).div_(factor)
+    return sae
+
+
+def _save_checkpoint(
+    folder: Path, sae: SAE, stepper: _Stepper, optimizer, step: int, extra: dict
+) -> None:
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    tensors = {f"sae.{n}": p.detach().cpu().contiguous() for n, p in sae.named_parameters()}
+    for i, p in enumerate(stepper.extra_parameters()):
+        tensors[f"extra.{i}"] = p.detach().cpu().contiguous()
+    params = [*sae.parameters(), *stepper.extra_parameters()]
+    for i, p in enumerate(params):
+        state = optimizer.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in state:
+                tensors[f"adam.{i}.{key}"] = state[key].detach().cpu().contiguous()
+    tensors["tokens_since_fired"] = stepper.tokens_since_fired.cpu()
+    tensors["topk_threshold"] = stepper.topk_threshold.reshape(1).cpu()
+    save_file(tensors, str(tmp / "state.safetensors"))
+    adam_steps = [int(optimizer.state[p]["step"]) if p in optimizer.state else 0 for p in params]
+    (tmp / "state.json").write_text(json.dumps({"step": step, "adam_steps": adam_steps, **extra}))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+
+
+def _load_checkpoint(folder: Path, sae: SAE, stepper: _Stepper, optimizer) -> dict:
+    tensors = load_file(str(folder / "state.safetensors"))
+    meta = json.loads((folder / "state.json").read_text())
+    with torch.no_grad():
+        for n, p in sae.named_parameters():
+            p.copy_(tensors[f"sae.{n}"])
+        for i, p in enumerate(stepper.extra_parameters()):
+            p.copy_(tensors[f"extra.{i}"])
+    params = [*sae.parameters(), *stepper.extra_parameters()]
+    for i, p in enumerate(params):
+        if f"adam.{i}.exp_avg" in tensors:
+            optimizer.state[p] = {
+                "step": torch.tensor(float(meta["adam_steps"][i])),
+                "exp_avg": tensors[f"adam.{i}.exp_avg"].to(p.device),
+                "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(p.device),
+            }
+    stepper.tokens_since_fired.copy_(tensors["tokens_since_fired"])
+    stepper.topk_threshold = tensors["topk_threshold"][0].to(sae.device)
+    return meta
+
+
+# -- the training loop -----------------------------------------------------------------------------
+
+
+def train_on_cache(
+    cache: ActivationCache,
+    site: str,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    save_dtype: torch.dtype = torch.float32,
+    model_name: str | None = None,
+) -> TrainResult:
+    """Train one SAE for ``site`` on cached activations and save it to ``out_dir``."""
+    cfg = config or TrainConfig()
+    cfg.validate()
+    out = Path(out_dir)
+    ckpt = out / CHECKPOINT
+    if (out / "cfg.json").is_file():
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} already holds a trained SAE; pass overwrite=True to retrain"
+            )
+        shutil.rmtree(out)
+    elif out.exists() and any(out.iterdir()) and not ckpt.is_dir() and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True to use it")
+    out.mkdir(parents=True, exist_ok=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+
+    factor = estimate_scaling_factor(cache, site)
+    d_in = cache.array(site).shape[1]
+    sae = SAE(
+        d_in,
+        cfg.d_sae,
+        cfg.architecture,
+        site=site,
+        k=cfg.k if cfg.architecture in ("topk", "batchtopk") else None,
+        l1_coefficient=cfg.l1_coefficient if cfg.architecture in ("relu", "gated") else None,
+        seed=cfg.seed,
+        device=device,
+    )
+    sae.train()
+    stepper = _Stepper(sae, cfg)
+    params = [*sae.parameters(), *stepper.extra_parameters()]
+    optimizer = torch.optim.Adam(params, lr=cfg.learning_rate(), betas=(0.9, 0.999))
+    history: list[dict] = []
+    start_step = 0
+    if ckpt.is_dir():
+        meta = _load_checkpoint(ckpt, sae, stepper, optimizer)
+        start_step, factor = int(meta["step"]), float(meta["scaling_factor"])
+        history = meta.get("history", [])
+    else:
+        with torch.no_grad():  # start b_dec at the data mean: the decoder then learns residuals
+            sample = cache.read(site, np.arange(min(cache.n_rows, 16_384))) * factor
+            sae.b_dec.copy_(sample.mean(0).to(device))
+
+    indices = cache.batch_indices(cfg.batch_size, seed=cfg.seed)
+    for _ in range(start_step):  # the data order is a pure function of (seed, step)
+        next(indices)
+    bar = tqdm(total=cfg.n_steps, initial=start_step, desc=f"train {site}", disable=not progress)
+    skipped = 0
+    step = start_step
+    trained_tokens, train_seconds = 0, 0.0
+    try:
+        for step in range(start_step, cfg.n_steps):
+            rows = next(indices)
+            x = cache.read(site, rows).to(device) * factor
+            if not torch.isfinite(x).all():
+                skipped += 1
+                continue
+            t0 = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.learning_rate() * _lr_factor(step, cfg)
+            loss, stats = stepper.loss(x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            stepper.after_step()
+            train_seconds += time.perf_counter() - t0
+            trained_tokens += x.shape[0]
+            if step % 10 == 0 or step == cfg.n_steps - 1:
+                history.append({"step": step, **stats})
+                bar.set_postfix(
+                    l0=f"{stats['l0']:.1f}", fvu=f"{stats['fvu']:.3f}", dead=f"{stats['dead']:.3f}"
+                )
+            bar.update(1)
+            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.n_steps:
+                _save_checkpoint(
+                    ckpt,
+                    sae,
+                    stepper,
+                    optimizer,
+                    step + 1,
+                    {"scaling_factor": factor, "history": history},
+                )
+    except KeyboardInterrupt:
+        _save_checkpoint(
+            ckpt, sae, stepper, optimizer, step, {"scaling_factor": factor, "history": history}
+        )
+        raise
+    finally:
+        bar.close()
+    if skipped:
+        import warnings
+
+        warnings.warn(f"skipped {skipped} batches with non-finite activations", stacklevel=2)
+    stepper.finish()
+    sae.eval()
+    fold_input_scaling(sae, factor)
+    sae.metadata["model_name"] = model_name
+    sae.save(out, overwrite=True, dtype=save_dtype)
+    frame = pd.DataFrame(history)
+    frame.to_csv(out / "history.csv", index=False)
+    rate = trained_tokens / train_seconds if train_seconds else float("nan")
+    (out / "training.json").write_text(
+        json.dumps(
+            {
+                "config": asdict(cfg),
+                "scaling_factor": factor,
+                "tokens_per_second": rate,
+                "cache": str(cache.folder),
+                "skipped_batches": skipped,
+            },
+            indent=2,
+        )
+    )
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    return TrainResult(sae, frame, out, factor, rate, cfg)
+
+
+# -- the public entry points ----------------------------------------------------------------------
+
+
+def _default_cache_folder(model, sites: list[str], corpus, n_tokens: int, context: int) -> Path:
+    import hashlib
+
+    from saewidgets.core.cache import cache_dir
+
+    # Content hashes, not names: two corpora (or checkpoints) may share a name.
+    corpus_key = corpus.fingerprint() or f"name:{corpus.name}"  # see Corpus on identities
+    key = json.dumps([model.fingerprint(), sorted(sites), corpus_key, n_tokens, context])
+    return cache_dir("activations", hashlib.blake2b(key.encode(), digest_size=8).hexdigest())
+
+
+def _prepare(model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress):
+    from saewidgets.corpus import default
+    from saewidgets.training.activations import cache_activations
+
+    corpus = corpus if corpus is not None else default().split("train")
+    cfg = replace(
+        config or TrainConfig(),
+        n_steps=max(1, int(n_tokens * epochs) // (config or TrainConfig()).batch_size),
+    )
+    cfg.validate()
+    folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, context)
+    cache = cache_activations(
+        model, sites, corpus, n_tokens, folder, context=context, progress=progress
+    )
+    return cache, cfg
+
+
+def train_saes(
+    model,
+    sites: list[str],
+    corpus=None,
+    *,
+    out_dir: str | Path,
+    n_tokens: int = 2_000_000,
+    epochs: float = 1.0,
+    context: int = 128,
+    config: TrainConfig | None = None,
+    cache_folder: str | Path | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    save_dtype: torch.dtype = torch.float32,
+    site_overrides: Mapping[str, dict] | None = None,
+) -> dict[str, TrainResult]:
+    """Train one SAE per site from a single activation cache (one forward pass for all sites).
+
+    ``corpus`` defaults to the training split of the offline default corpus. Each SAE goes to
+    ``out_dir/<site>/`` in the native format. Activations are cached in the user cache (or
+    ``cache_folder``), so training again with other settings does not run the model again.
+    The number of steps is ``n_tokens × epochs / batch_size``. ``site_overrides`` changes
+    settings for some sites (``{site: {"k": 64}}``); the others use ``config``.
+    """
+    cache, cfg = _prepare(
+        model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress
+    )
+    overrides = dict(site_overrides or {})
+    unknown = set(overrides) - set(sites)
+    if unknown:
+        raise ValueError(f"site_overrides name sites that are not trained: {sorted(unknown)}")
+    return {
+        site: train_on_cache(
+            cache,
+            site,
+            Path(out_dir) / site,
+            replace(cfg, **overrides.get(site, {})),
+            overwrite=overwrite,
+            device=device,
+            progress=progress,
+            save_dtype=save_dtype,
+            model_name=model.name,
+        )
+        for site in sites
+    }
+
+
+def train_sae(
+    model,
+    site: str,
+    corpus=None,
+    *,
+    out_dir: str | Path,
+    n_tokens: int = 2_000_000,
+    epochs: float = 1.0,
+    context: int = 128,
+    config: TrainConfig | None = None,
+    cache_folder: str | Path | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    save_dtype: torch.dtype = torch.float32,
+) -> TrainResult:
+    """Train one SAE for ``site`` into ``out_dir`` (see `train_saes`)."""
+    cache, cfg = _prepare(
+        model, [site], corpus, n_tokens, epochs, context, config, cache_folder, progress
+    )
+    return train_on_cache(
+        cache,
+        site,
+        out_dir,
+        cfg,
+        overwrite=overwrite,
+        device=device,
+        progress=progress,
+        save_dtype=save_dtype,
+        model_name=model.name,
+    )
