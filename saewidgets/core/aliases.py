@@ -1,0 +1,45 @@
+"""Renamed keyword arguments keep their old spelling for a while, with one warning each."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
+_warned: set[tuple[str, str]] = set()
+
+
+def renamed(**old_to_new: str) -> Callable[[F], F]:
+    """Accept ``old=`` as a deprecated spelling of ``new=`` (a DeprecationWarning, once).
+
+    ``@renamed(max_length="window")`` on ``def trace(..., window=None)``. Passing both
+    spellings is an error, so a value is never silently dropped.
+    """
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(
+                        f"{fn.__name__}() got both {old}= and {new}=; {old}= is the old name "
+                        f"of {new}=, pass only {new}="
+                    )
+                key = (fn.__qualname__, old)
+                if key not in _warned:
+                    _warned.add(key)
+                    warnings.warn(
+                        f"{fn.__name__}({old}=...) is deprecated; use {new}=",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
