@@ -53,7 +53,7 @@ def main() -> None:
     # Reading the corpus happens once per corpus and tokenizer (the windows are cached, and
     # every later SAE reuses them); it is timed on its own, and the passes below read the cache.
     start = time.perf_counter()
-    corpus.take(model.tokenizer, args.n_tokens, length=128)
+    corpus.take(model.tokenizer, args.n_tokens, window=128)
     timings["read"] = time.perf_counter() - start
     windows = torch.from_numpy(corpus.take(model.tokenizer, args.n_tokens, 128, cache=True))
 

@@ -148,7 +148,7 @@ def main() -> None:
     model = sw.load_model()
     sae = sw.load_sae(args.sae)
     corpus = sw.corpus.default().split("heldout")
-    windows = corpus.take(model.tokenizer, args.n_tokens, length=128)
+    windows = corpus.take(model.tokenizer, args.n_tokens, window=128)
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

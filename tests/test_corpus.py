@@ -47,9 +47,9 @@ def test_windows_have_exact_length_and_keep_the_token_order():
 def test_take_reports_how_many_tokens_there_were():
     tok = byte_tokenizer()
     c = corpus.from_texts(["x" * 100])
-    assert c.take(tok, 64, length=32).shape == (2, 32)
+    assert c.take(tok, 64, window=32).shape == (2, 32)
     with pytest.raises(corpus.CorpusTooSmall, match="holds 96 tokens .*10,000 were asked for"):
-        c.take(tok, 10_000, length=32)
+        c.take(tok, 10_000, window=32)
 
 
 def test_from_folder_and_files(tmp_path):
@@ -99,18 +99,18 @@ def test_cached_take_reads_no_text_the_second_time(tmp_path, monkeypatch):
         return [corpus.Document(f"document number {i} " * 5, "t") for i in range(20)]
 
     texts = corpus.Corpus(documents, "counted", identity=lambda: "counted-v1")
-    first = texts.take(tok, 500, length=32, cache=True)
-    again = texts.take(tok, 500, length=32, cache=True)
+    first = texts.take(tok, 500, window=32, cache=True)
+    again = texts.take(tok, 500, window=32, cache=True)
     assert len(reads) == 1 and np.array_equal(first, again)
-    np.testing.assert_array_equal(first, texts.take(tok, 500, length=32))  # same as uncached
+    np.testing.assert_array_equal(first, texts.take(tok, 500, window=32))  # same as uncached
     (saved,) = (tmp_path / "windows").glob("*.npy")
     for damage in (b"not an array", b""):
         saved.write_bytes(damage)
-        rebuilt = texts.take(tok, 500, length=32, cache=True)
+        rebuilt = texts.take(tok, 500, window=32, cache=True)
         np.testing.assert_array_equal(rebuilt, first)
         assert np.array_equal(np.load(saved), first)  # and saved whole again
     other = corpus.Corpus(documents, "counted", identity=lambda: "counted-v2")
-    other.take(tok, 500, length=32, cache=True)
+    other.take(tok, 500, window=32, cache=True)
     assert len(list((tmp_path / "windows").glob("*.npy"))) == 2
 
 

@@ -86,7 +86,7 @@ CORPUS = sw.corpus.from_texts(
 def test_a_perfect_sae_recovers_everything(model):
     site = "blocks.1.hook_resid_post"
     report = sw.evaluate(
-        model, _exact_sae(32, site), CORPUS, n_tokens=600, context=32, progress=False
+        model, _exact_sae(32, site), CORPUS, n_tokens=600, window=32, progress=False
     )
     m = report.metrics
     assert m["explained_variance"] == pytest.approx(1.0, abs=1e-5)
@@ -95,7 +95,7 @@ def test_a_perfect_sae_recovers_everything(model):
     assert m["delta_lm_loss"] == pytest.approx(0.0, abs=1e-5)
     assert m["ce_loss_zero_ablation"] != pytest.approx(m["ce_loss_clean"], abs=1e-4)
     # every window's first position and the EOS separators (the pad token here) are left out
-    windows = CORPUS.take(model.tokenizer, 600, length=32)
+    windows = CORPUS.take(model.tokenizer, 600, window=32)
     assert report.n_tokens == int((windows[:, 1:] != model.tokenizer.pad_token_id).sum())
     assert set(report.figures()) == {"density", "token_error"}
     assert "explained_variance" in set(report.table().metric)
@@ -106,7 +106,7 @@ def test_a_random_sae_is_worse_and_the_table_has_a_row_per_site(model):
         "blocks.0.hook_mlp_out": sw.SAE(32, 64, "topk", k=4, seed=0),
         "blocks.1.hook_resid_post": _exact_sae(32, "blocks.1.hook_resid_post"),
     }
-    table, reports = sw.evaluate_many(model, saes, CORPUS, n_tokens=300, context=32, progress=False)
+    table, reports = sw.evaluate_many(model, saes, CORPUS, n_tokens=300, window=32, progress=False)
     assert list(table.site) == list(saes) == list(reports)
     random_row = table.set_index("site").loc["blocks.0.hook_mlp_out"]
     assert random_row.explained_variance < 0.9 and random_row.l0 <= 4

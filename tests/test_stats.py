@@ -26,7 +26,7 @@ def setup(tmp_path_factory):
         sae,
         CORPUS,
         n_tokens=1500,
-        context=32,
+        window=32,
         batch_windows=4,
         cache=tmp_path_factory.mktemp("stats"),
         progress=False,
@@ -58,7 +58,7 @@ def test_top_examples_are_the_strongest_hits(setup):
     np.testing.assert_allclose(got, expected[expected > 0][: len(got)], rtol=1e-5)
     first = stats.top_examples(f, n=1)[0]
     assert first["values"][first["focus"]] == pytest.approx(dense[:, f].max(), rel=2e-3)
-    row, col = divmod(int(stats.top_positions[f][0]), stats.context)
+    row, col = divmod(int(stats.top_positions[f][0]), stats.window)
     assert first["token_ids"][first["focus"]] == int(stats.token_ids[row, col])
 
 
@@ -102,17 +102,17 @@ def test_vocab_projection(setup):
 def test_cached_second_call_and_damaged_cache(setup, tmp_path):
     model, sae, _, _ = setup
     first = feature_stats(
-        model, sae, CORPUS, n_tokens=600, context=32, cache=tmp_path, progress=False
+        model, sae, CORPUS, n_tokens=600, window=32, cache=tmp_path, progress=False
     )
     stamp = (tmp_path / "density.npy").stat().st_mtime_ns
     again = feature_stats(
-        model, sae, CORPUS, n_tokens=600, context=32, cache=tmp_path, progress=False
+        model, sae, CORPUS, n_tokens=600, window=32, cache=tmp_path, progress=False
     )
     assert (tmp_path / "density.npy").stat().st_mtime_ns == stamp  # read, not rebuilt
     np.testing.assert_array_equal(again.density, first.density)
     (tmp_path / "indptr.npy").write_bytes(b"garbage")
     rebuilt = feature_stats(
-        model, sae, CORPUS, n_tokens=600, context=32, cache=tmp_path, progress=False
+        model, sae, CORPUS, n_tokens=600, window=32, cache=tmp_path, progress=False
     )
     np.testing.assert_array_equal(rebuilt.density, first.density)
     assert isinstance(FeatureStats.load(tmp_path), FeatureStats)
@@ -155,7 +155,7 @@ def test_default_cache_is_keyed_by_content_not_names(setup, tmp_path, monkeypatc
     monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path))
     model, sae, _, _ = setup
     run = lambda m, texts: feature_stats(  # noqa: E731
-        m, sae, sw.corpus.from_texts(texts), n_tokens=300, context=32, progress=False
+        m, sae, sw.corpus.from_texts(texts), n_tokens=300, window=32, progress=False
     )
     first = run(model, [f"alpha {i} beta gamma delta." for i in range(40)])
     other_text = run(model, [f"zeta {i}; eta theta iota!" for i in range(40)])
@@ -175,7 +175,7 @@ def test_default_cache_is_keyed_by_content_not_names(setup, tmp_path, monkeypatc
 def test_explicit_cache_folder_is_rebuilt_for_another_sae(setup, tmp_path):
     model, sae, _, _ = setup
     other = sw.SAE(32, 40, "topk", k=5, site=SITE, seed=9)
-    kwargs = dict(n_tokens=300, context=32, cache=tmp_path, progress=False)
+    kwargs = dict(n_tokens=300, window=32, cache=tmp_path, progress=False)
     feature_stats(model, sae, CORPUS, **kwargs)
     rebuilt = feature_stats(model, other, CORPUS, **kwargs)
     rebuilt.check_sae(other)
@@ -222,7 +222,7 @@ def test_a_corpus_without_identity_keys_on_the_windows_it_yields(setup, tmp_path
             "generated",
         )
 
-    run = lambda c: feature_stats(model, sae, c, n_tokens=300, context=32, progress=False)  # noqa: E731
+    run = lambda c: feature_stats(model, sae, c, n_tokens=300, window=32, progress=False)  # noqa: E731
     first, other = run(endless("alpha")), run(endless("omega"))
     assert first.corpus_name == other.corpus_name and first.corpus_hash != other.corpus_hash
     again = run(endless("alpha"))

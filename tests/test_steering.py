@@ -92,7 +92,7 @@ def test_clamp_and_ablate_keep_the_sae_error_term(tiny):
 def test_strength_is_in_max_activation_units_with_stats(tiny):
     model, sae = tiny
     corpus = sw.corpus.from_texts([f"line {i} of some text about cats" for i in range(40)])
-    stats = feature_stats(model, sae, corpus, n_tokens=600, context=16, cache=False, progress=False)
+    stats = feature_stats(model, sae, corpus, n_tokens=600, window=16, cache=False, progress=False)
     feature = int(np.argmax(stats.max_activation))
     item = sw.Intervention(sae, feature, 2.0)
     (plan,) = compile_edits(model, [item], stats)

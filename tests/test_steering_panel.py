@@ -84,8 +84,8 @@ def test_error_mid_generation_is_shown_and_the_model_is_clean(setup):
         model, sae, features=[sw.Intervention(sae, 3, 0.5, "clamp")], prompt=PROMPT
     )
     panel.wait()
-    assert panel._status == "error"
-    assert "encoder failed mid-generation" in panel._error
+    assert panel._task["state"] == "error"
+    assert "encoder failed mid-generation" in panel._task["message"]
     logits, _ = model.run(ids, torch.ones_like(ids))
     torch.testing.assert_close(logits, clean)
     panel.close()
@@ -101,11 +101,11 @@ def test_bad_input_gets_messages_and_runs_nothing(setup):
     with pytest.raises(sw.SteeringError, match="no SAE for site 'blocks.0.hook_resid_post'"):
         panel.add_feature(1, site="blocks.0.hook_resid_post")
     panel.prompt = "  "
-    assert panel._status == "error" and "prompt is empty" in panel._error
+    assert panel._task["state"] == "error" and "prompt is empty" in panel._task["message"]
     assert panel._run == run  # nothing started
     panel.prompt = PROMPT
     panel.wait()
-    assert panel._error == "" and panel._run == run + 1
+    assert panel._task["state"] == "done" and panel._run == run + 1
     with pytest.raises(TypeError, match="sw.Model"):
         sw.SteeringPanel("gpt2", sae)
     panel.close()

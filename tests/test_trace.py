@@ -43,7 +43,7 @@ def test_long_documents_are_split_into_windows(model, sae):
     text = "abcdefghijklmnopqrstuvwxyz" * 3  # 78 byte tokens, context is 64
     tr = sw.trace(model, text, sae)
     assert len(tr.tokens[0]) == 78 and tr.window == 64
-    tr5 = sw.trace(model, text, sae, max_length=5)
+    tr5 = sw.trace(model, text, sae, window=5)
     head = sw.trace(model, text[:5], sae)
     np.testing.assert_allclose(tr5.dense(0)[:5], head.dense(0), rtol=1e-4, atol=1e-4)
     second = sw.trace(model, text[5:10], sae)  # each window starts fresh
@@ -136,3 +136,35 @@ def test_bad_queries(model, sae):
         tr.top_features(pos=0)
     with pytest.raises(KeyError, match="not in this trace"):
         tr.dense(0, site="blocks.0.hook_resid_post")
+
+
+def test_content_only_leaves_out_the_first_position_and_bos(model, sae):
+    text = "abcdefghij" * 2  # 20 tokens; windows of 8 start at 0, 8 and 16
+    every = sw.trace(model, text, sae, window=8)
+    content = sw.trace(model, text, sae, window=8, content_only=True)
+    assert every.content is None
+    ids = torch.tensor(content.token_ids[0])
+    expected = np.ones(len(ids), dtype=bool)
+    expected[[0, 8, 16]] = False  # each window's first position
+    expected &= (ids != model.tokenizer.bos_token_id).numpy()
+    assert content.content.tolist() == expected.tolist()
+    full, kept = every.dense(0), content.dense(0)
+    assert not kept[~expected].any()  # nothing stored where positions were left out
+    np.testing.assert_allclose(kept[expected], full[expected], rtol=1e-6)
+
+
+def test_old_argument_name_warns_once_and_still_works(model, sae):
+    import warnings
+
+    from saewidgets.core import aliases
+
+    aliases._warned.discard(("trace", "max_length"))
+    message = r"trace\(max_length=...\) is deprecated; use window="
+    with pytest.warns(DeprecationWarning, match=message):
+        old = sw.trace(model, DOCS[0], sae, max_length=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second use is silent
+        sw.trace(model, DOCS[0], sae, max_length=5)
+    assert old.window == 5
+    with pytest.raises(TypeError, match="both max_length= and window="):
+        sw.trace(model, DOCS[0], sae, max_length=5, window=5)

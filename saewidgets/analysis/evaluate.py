@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from saewidgets.core.aliases import renamed
 from saewidgets.corpus import Corpus
 from saewidgets.model.model import Model
 from saewidgets.sae.module import SAE
@@ -158,13 +159,14 @@ class EvalReport:
         )
 
 
+@renamed(context="window")
 def evaluate(
     model: Model,
     sae: SAE,
     corpus: Corpus,
     *,
     n_tokens: int = 20_000,
-    context: int = 128,
+    window: int = 128,
     batch_windows: int = 8,
     site: str | None = None,
     progress: bool = True,
@@ -181,7 +183,7 @@ def evaluate(
     width = model.site_width(site)
     if sae.d_in != width:
         raise ValueError(f"SAE d_in={sae.d_in} but {site} is {width} wide")
-    windows = corpus.take(model.tokenizer, n_tokens, length=context, cache=True)
+    windows = corpus.take(model.tokenizer, n_tokens, window=window, cache=True)
     recon = ReconstructionStats(sae.d_sae)
     losses = LossStats()
     batches = range(0, len(windows), batch_windows)

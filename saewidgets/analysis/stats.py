@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from saewidgets.analysis.cooccurrence import CooccurrenceCounter
 from saewidgets.analysis.logit_lens import final_norm_scale, unembedding
+from saewidgets.core.aliases import renamed, warn_renamed
 from saewidgets.core.cache import atomic_folder, cache_dir
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.corpus import Corpus
@@ -77,7 +78,7 @@ class FeatureStats:
     sae_hash: str
     corpus_name: str
     n_tokens: int  # content tokens seen (first positions and BOS/pad excluded)
-    token_ids: np.ndarray  # [n_windows, context] the windows that were read
+    token_ids: np.ndarray  # [n_windows, window] the windows that were read
     indptr: np.ndarray  # CSR over flat token positions of token_ids
     indices: np.ndarray
     values: np.ndarray
@@ -116,8 +117,15 @@ class FeatureStats:
         )
 
     @property
-    def context(self) -> int:
+    def window(self) -> int:
+        """Tokens per window read (the columns of ``token_ids``)."""
         return int(self.token_ids.shape[1])
+
+    @property
+    def context(self) -> int:
+        """Deprecated name of `window`."""
+        warn_renamed("FeatureStats.context", "FeatureStats.window")
+        return self.window
 
     def check_feature(self, feature: int) -> int:
         if not isinstance(feature, (int, np.integer)) or not 0 <= feature < self.d_sae:
@@ -157,9 +165,9 @@ class FeatureStats:
 
     def example(self, feature: int, position: int, left: int = 16, right: int = 6) -> dict:
         """A context window around one flat token position, with this feature's activations."""
-        row, col = divmod(int(position), self.context)
-        start, stop = max(0, col - left), min(self.context, col + right + 1)
-        flat = np.arange(row * self.context + start, row * self.context + stop)
+        row, col = divmod(int(position), self.window)
+        start, stop = max(0, col - left), min(self.window, col + right + 1)
+        flat = np.arange(row * self.window + start, row * self.window + stop)
         return {
             "token_ids": self.token_ids[row, start:stop].tolist(),
             "values": self.feature_values(feature, flat).tolist(),
@@ -307,13 +315,14 @@ def _load_cached(folder: Path, expected: dict[str, str]) -> FeatureStats | None:
     return stats if all(getattr(stats, k) == v for k, v in expected.items()) else None
 
 
+@renamed(context="window")
 def feature_stats(
     model: Model,
     sae: SAE,
     corpus: Corpus | None = None,
     *,
     n_tokens: int = 100_000,
-    context: int = 128,
+    window: int = 128,
     batch_windows: int = 8,
     site: str | None = None,
     cache: bool | str | Path = True,
@@ -331,9 +340,9 @@ def feature_stats(
     corpus = corpus if corpus is not None else default().split("heldout")
     corpus_key, windows = corpus.fingerprint(), None
     if corpus_key is None:  # the corpus cannot vouch for its contents: key on what it yields
-        windows = corpus.take(model.tokenizer, n_tokens, length=context)
+        windows = corpus.take(model.tokenizer, n_tokens, window=window)
         corpus_key = hashlib.blake2b(windows.tobytes(), digest_size=16).hexdigest()
-    windows_key = json.dumps([corpus_key, n_tokens, context])
+    windows_key = json.dumps([corpus_key, n_tokens, window])
     identity = {
         "site": site,
         "model_hash": model.fingerprint(),
@@ -348,7 +357,7 @@ def feature_stats(
             return cached
 
     if windows is None:
-        windows = corpus.take(model.tokenizer, n_tokens, length=context, cache=True)
+        windows = corpus.take(model.tokenizer, n_tokens, window=window, cache=True)
     d = sae.d_sae
     count = torch.zeros(d, dtype=torch.float64)
     total = torch.zeros(d, dtype=torch.float64)
@@ -391,7 +400,7 @@ def feature_stats(
         new_v = torch.full((d, N_TOP), -1.0)
         new_p = torch.full((d, N_TOP), -1, dtype=torch.int64)
         new_v[f_sorted[take], rank[take]] = hit_vals[order][take]
-        new_p[f_sorted[take], rank[take]] = rows[order][take] + start * context
+        new_p[f_sorted[take], rank[take]] = rows[order][take] + start * window
         best_v, best_p = _merge_top(best_v, best_p, new_v, new_p, N_TOP)
         per_row = torch.bincount(rows, minlength=f.shape[0])
         cooccur.add(rows, feats, per_row)

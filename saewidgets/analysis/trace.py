@@ -7,7 +7,7 @@ A `FeatureTrace` stores, per site, a CSR matrix over all tokens of all documents
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,9 +15,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from saewidgets.analysis.inputs import SAEInput, saes_by_site
+from saewidgets.core.aliases import renamed
 from saewidgets.model.model import Model
 from saewidgets.model.tokens import TokenDecoder, visible
-from saewidgets.sae.module import SAE, SAEConfigError
 
 
 @dataclass
@@ -67,6 +68,9 @@ class FeatureTrace:
     site_features: dict[str, SiteFeatures]
     model_name: str = ""
     window: int = 0  # tokens per forward window; longer documents were split at multiples of it
+    # False where a token's activations were left out (``content_only=True``: each window's
+    # first position and BOS/pad tokens); None when every position was kept.
+    content: np.ndarray | None = None
     tokens: list[list[str]] = field(init=False)
     doc_offsets: np.ndarray = field(init=False)
 
@@ -234,43 +238,6 @@ def _normalise_texts(texts: str | Sequence[str]) -> list[str]:
     return list(texts)
 
 
-def _normalise_saes(model: Model, saes: SAE | Mapping[str, SAE] | Sequence[SAE]) -> dict[str, SAE]:
-    if isinstance(saes, SAE):
-        saes = [saes]
-    if isinstance(saes, Mapping):
-        pairs = list(saes.items())
-    elif isinstance(saes, Sequence) and not isinstance(saes, str):
-        pairs = []
-        for sae in saes:
-            if not isinstance(sae, SAE):
-                raise TypeError(f"expected SAE objects, got {type(sae).__name__}")
-            if sae.site is None:
-                raise ValueError(
-                    "this SAE has no site; pass {site: sae} or set sae.site (for example "
-                    "'blocks.9.hook_resid_post')"
-                )
-            pairs.append((sae.site, sae))
-    else:
-        raise TypeError(
-            "saes must be an SAE, a {site: SAE} dict or a list of SAEs, "
-            f"got {type(saes).__name__}"
-        )
-    if not pairs:
-        raise ValueError("no SAEs given")
-    result: dict[str, SAE] = {}
-    for site, sae in pairs:
-        if not isinstance(sae, SAE):
-            raise TypeError(f"value for site {site!r} is {type(sae).__name__}, expected SAE")
-        width = model.site_width(site)  # raises SiteError listing the valid sites
-        if sae.d_in != width:
-            raise SAEConfigError(
-                f"the SAE for {site} has d_in={sae.d_in}, but that site of {model.name} is "
-                f"{width} wide"
-            )
-        result[site] = sae
-    return result
-
-
 @dataclass
 class _Window:
     doc: int
@@ -292,31 +259,39 @@ def _to_csr(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return counts.numpy(), cols.to(torch.int32).numpy(), features[rows, cols].float().numpy()
 
 
+@renamed(max_length="window")
 def trace(
     model: Model,
     texts: str | Sequence[str],
-    saes: SAE | Mapping[str, SAE] | Sequence[SAE],
+    saes: SAEInput,
     *,
     batch_size: int = 8,
-    max_length: int | None = None,
+    window: int | None = None,
+    content_only: bool = False,
     progress: bool | None = None,
 ) -> FeatureTrace:
     """Trace documents through ``model`` and decompose the given sites with SAEs.
 
-    ``saes`` is an SAE with ``.site`` set, a ``{site: SAE}`` dict, or a list of SAEs. All sites
-    are read in one forward pass per batch, which stops after the deepest site.
+    ``saes`` is an SAE with ``.site`` set, a list of them, a ``{site: SAE}`` dict or
+    "embedded". All sites are read in one forward pass per batch of ``batch_size`` windows,
+    which stops after the deepest site.
 
-    Documents longer than ``max_length`` tokens (default: the model's context) are split into
+    Documents longer than ``window`` tokens (default: the model's context) are split into
     consecutive windows; each window is run on its own, so tokens at the start of a later
     window do not see the text before it.
+
+    Each window's first position is an attention sink whose activations are huge and alike
+    for any text. ``content_only=True`` leaves it out, and BOS/pad tokens too (exactly the
+    positions statistics and training skip): their activations are stored as zero and
+    ``FeatureTrace.content`` marks them. By default every position is kept.
     """
     texts = _normalise_texts(texts)
-    site_saes = _normalise_saes(model, saes)
+    site_saes = saes_by_site(saes, model)
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    limit = model.context_length if max_length is None else int(max_length)
+    limit = model.context_length if window is None else int(window)
     if limit <= 0:
-        raise ValueError(f"max_length must be positive, got {max_length!r}")
+        raise ValueError(f"window must be a positive number of tokens, got {window!r}")
     limit = min(limit, model.context_length)
 
     docs = [model.encode(text) for text in texts]
@@ -329,6 +304,7 @@ def trace(
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     pad = model.tokenizer.pad_token_id or 0
     parts: dict[str, list] = {site: [None] * len(windows) for site in site_saes}
+    content = [None] * len(windows)
     show = progress if progress is not None else len(batches) > 4
     for batch in tqdm(batches, desc="tracing", unit="batch", disable=not show):
         longest = len(windows[batch[0]].ids)
@@ -341,10 +317,16 @@ def trace(
             mask[row, :n] = 1
         acts = model.read_sites(ids, mask, list(site_saes))
         lengths = [len(windows[w].ids) for w in batch]
+        keep = model.content_mask(ids)
+        for row, w in enumerate(batch):
+            content[w] = keep[row, : lengths[row]].numpy()
+        flat_keep = torch.cat([keep[row, :n] for row, n in enumerate(lengths)])
         for site, sae in site_saes.items():
             x = torch.cat([acts[site][row, :n] for row, n in enumerate(lengths)])
             with torch.no_grad():
                 features, recon = sae.encode_decode(x)
+                if content_only:
+                    features[~flat_keep.to(features.device)] = 0
                 x = x.to(recon.dtype)
                 error = (x - recon).norm(dim=-1).float().cpu().numpy()
                 norms = x.norm(dim=-1).float().cpu().numpy()
@@ -382,4 +364,5 @@ def trace(
         site_features=site_features,
         model_name=model.name,
         window=limit,
+        content=np.concatenate(content) if content_only else None,
     )

@@ -29,17 +29,18 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
                         f"{fn.__name__}() got both {old}= and {new}=; {old}= is the old name "
                         f"of {new}=, pass only {new}="
                     )
-                key = (fn.__qualname__, old)
-                if key not in _warned:
-                    _warned.add(key)
-                    warnings.warn(
-                        f"{fn.__name__}({old}=...) is deprecated; use {new}=",
-                        DeprecationWarning,
-                        stacklevel=2,
-                    )
+                warn_renamed(f"{fn.__name__}({old}=...)", f"{new}=", key=(fn.__qualname__, old))
                 kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
         return inner  # type: ignore[return-value]
 
     return wrap
+
+
+def warn_renamed(old: str, new: str, key: tuple[str, str] | None = None) -> None:
+    """One DeprecationWarning per old name and process: "``old`` is deprecated; use ``new``"."""
+    key = key or (old, new)
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=4)

@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from saewidgets.core.aliases import renamed
 from saewidgets.core.cache import atomic_write, cache_dir
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.tokens import tokenizer_fingerprint
@@ -124,10 +125,11 @@ class Corpus:
                 yield np.asarray(buffer[:length], dtype=np.int64)
                 del buffer[:length]
 
+    @renamed(length="window")
     def take(
-        self, tokenizer, n_tokens: int, length: int = 128, *, cache: bool = False
+        self, tokenizer, n_tokens: int, window: int = 128, *, cache: bool = False
     ) -> np.ndarray:
-        """``[n_windows, length]`` token ids covering at least ``n_tokens`` tokens.
+        """``[n_windows, window]`` token ids covering at least ``n_tokens`` tokens.
 
         Raises `CorpusTooSmall` (with the count found) when the corpus cannot provide them.
         ``cache``: keep the windows in the user cache, keyed by this corpus's fingerprint and
@@ -136,17 +138,17 @@ class Corpus:
         """
         corpus_key = self.fingerprint() if cache else None
         if corpus_key is None:
-            return self._take(tokenizer, n_tokens, length)
-        key = json.dumps([corpus_key, tokenizer_fingerprint(tokenizer), n_tokens, length])
+            return self._take(tokenizer, n_tokens, window)
+        key = json.dumps([corpus_key, tokenizer_fingerprint(tokenizer), n_tokens, window])
         digest = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
         path = cache_dir("windows") / f"{digest}.npy"
         try:
             windows = np.load(path, allow_pickle=False)
-            if windows.ndim == 2 and windows.shape[1] == length and windows.size >= n_tokens:
+            if windows.ndim == 2 and windows.shape[1] == window and windows.size >= n_tokens:
                 return windows
         except (OSError, ValueError, EOFError):
             pass  # absent or damaged: build it again
-        windows = self._take(tokenizer, n_tokens, length)
+        windows = self._take(tokenizer, n_tokens, window)
         buffer = io.BytesIO()
         np.save(buffer, windows)
         # A cache that cannot be written (full disk, read-only folder) only costs a re-read.

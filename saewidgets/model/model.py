@@ -19,8 +19,8 @@ import torch
 from nnsight import TransformersModel
 
 from saewidgets.core.errors import SAEWidgetsError
-from saewidgets.model.embedded import EMBEDDED_NAME, embedded_dir
 from saewidgets.model import sites as _sites
+from saewidgets.model.embedded import EMBEDDED_NAME, embedded_dir
 from saewidgets.model.tokens import tokenizer_fingerprint
 
 Remote = bool | Literal["local"]

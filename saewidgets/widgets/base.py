@@ -9,6 +9,7 @@ import anywidget
 import traitlets
 
 from saewidgets.widgets.html_export import render_page
+from saewidgets.widgets.tasks import IDLE, TaskRunner
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -33,15 +34,59 @@ class SAEWidget(anywidget.AnyWidget):
         sync=True
     )
 
+    # Status of the kernel work the view asked for (see widgets/tasks.py).
+    _task = traitlets.Dict(dict(IDLE)).tag(sync=True)
+
     def __init__(self, **kwargs) -> None:
         _static(f"{self._bundle}.js")  # a clear message when the front end was never built
+        self._runner: TaskRunner | None = None
+        self._lanes: dict[str, TaskRunner] = {}
         super().__init__(**kwargs)
+        self.on_msg(self._on_task_message)
+
+    @property
+    def tasks(self) -> TaskRunner:
+        """This view's task runner (started on first use)."""
+        if self._runner is None:
+            self._runner = TaskRunner(self, thread_name=f"saewidgets-{self._bundle}")
+        return self._runner
+
+    def lane(self, name: str) -> TaskRunner:
+        """A second, quiet runner for cheap requests (search) that must not cancel the main
+        work or touch its status."""
+        if name not in self._lanes:
+            self._lanes[name] = TaskRunner(self, f"saewidgets-{self._bundle}-{name}", status=False)
+        return self._lanes[name]
+
+    def _on_task_message(self, widget, content, buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "cancel_task":
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the kernel work in flight (what was shown so far stays)."""
+        if self._runner is not None:
+            self._runner.cancel()
+
+    def wait(self, timeout: float | None = 120):
+        """Block until the view's kernel work is done; raises TimeoutError after ``timeout`` s."""
+        for runner in [self._runner, *self._lanes.values()]:
+            if runner is not None and not runner.wait(timeout):
+                raise TimeoutError(f"{type(self).__name__} was still working after {timeout} s")
+
+    def close(self) -> None:
+        # absent when __init__ failed early
+        for runner in [getattr(self, "_runner", None), *getattr(self, "_lanes", {}).values()]:
+            if runner is not None:
+                runner.close()
+        super().close()
 
     def _state_for_export(self) -> dict:
         names = set(self.trait_names(sync=True)) - set(
             anywidget.AnyWidget.class_trait_names(sync=True)
         )
-        return {name: getattr(self, name) for name in sorted(names)}
+        state = {name: getattr(self, name) for name in sorted(names)}
+        state["_task"] = dict(IDLE)  # a page has no kernel: nothing runs there
+        return state
 
     def to_html(
         self, path: str | os.PathLike | None = None, *, title: str = "saewidgets", **export

@@ -6,11 +6,9 @@ lists), so it is cheap to send on every selection change and to inline in export
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
-from saewidgets.analysis.labels import Labels
+from saewidgets.analysis.inputs import label_lookup  # noqa: F401  (graph_view imports it here)
 from saewidgets.analysis.stats import FeatureStats
 
 N_TOP_EXAMPLES = 12
@@ -18,25 +16,6 @@ N_QUANTILE_BINS = 10
 PER_BIN = 4
 N_RELATED_SHOWN = 8
 LEFT, RIGHT = 20, 6
-
-
-def label_lookup(labels: Labels | Mapping | None, d_sae: int):
-    """A function feature → (label, score or None) from a `Labels`, a mapping or nothing."""
-    if labels is None:
-        return lambda f: ("", None)
-    if isinstance(labels, Labels):
-        if len(labels.auto) != d_sae:
-            raise ValueError(f"labels cover {len(labels.auto)} features but the SAE has {d_sae}")
-
-        def from_labels(f: int):
-            # The score rates the automatic label only; a user's label has none.
-            return labels[f], None if f in labels.user else float(labels.score[f])
-
-        return from_labels
-    if not isinstance(labels, Mapping):
-        raise TypeError(f"labels must be sw.Labels or a mapping id → text, not {type(labels)}")
-    table = {int(k): str(v) for k, v in labels.items()}
-    return lambda f: (table.get(f, ""), None)
 
 
 def _round(values) -> list[float]:

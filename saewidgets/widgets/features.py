@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import traitlets
 
-from saewidgets.analysis.labels import Labels, auto_labels
+from saewidgets.analysis.inputs import label_lookup, site_labels
+from saewidgets.analysis.labels import Labels
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.model.model import Model
-from saewidgets.model.tokens import TokenDecoder
 from saewidgets.sae.module import SAE
 from saewidgets.widgets.base import SAEWidget
-from saewidgets.widgets.cards import feature_card, label_lookup
-from saewidgets.widgets.probe import ProbeError, probe_text
+from saewidgets.widgets.cards import feature_card
+from saewidgets.widgets.probe import probe_text
 
 
 class FeatureView(SAEWidget):
@@ -31,8 +31,6 @@ class FeatureView(SAEWidget):
     _card = traitlets.Dict().tag(sync=True)
     _cards = traitlets.Dict().tag(sync=True)  # only filled in exported pages
     _probe = traitlets.Dict().tag(sync=True)
-    _probe_error = traitlets.Unicode("").tag(sync=True)
-    _answered = traitlets.Int(0).tag(sync=True)  # bumped after every query, error or not
     _live = traitlets.Bool(True).tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
     _can_steer = traitlets.Bool(False).tag(sync=True)  # a steering panel is connected
@@ -56,14 +54,12 @@ class FeatureView(SAEWidget):
             raise ValueError("pass both model= and sae= for the live text box, or neither")
         if sae is not None:
             stats.check_sae(sae, model)  # StatsMismatch for another SAE, a warning for a model
-        if labels == "auto":
-            labels = auto_labels(stats, model.tokenizer) if model is not None else None
+        labels = site_labels(labels, stats.site, stats=stats, model=model)
         self._stats = stats
         self._model = model
         self._sae = sae
         self._labels = labels
         self._lookup = label_lookup(labels, stats.d_sae)
-        self._decoder = TokenDecoder(model.tokenizer) if model is not None else None
         if feature is None:
             feature = int(stats.density.argmax())  # an informative first view, never a dead one
         super().__init__(
@@ -109,7 +105,7 @@ class FeatureView(SAEWidget):
             try:
                 self._steering.add_feature(int(content["feature"]), site=self.site)
             except (KeyError, IndexError, TypeError, ValueError) as error:
-                self._probe_error = str(error)
+                self.tasks.fail("steer", str(error))
 
     @property
     def stats(self) -> FeatureStats:
@@ -139,25 +135,28 @@ class FeatureView(SAEWidget):
 
     @traitlets.observe("query")
     def _run_query(self, change) -> None:
-        try:
-            if self._model is None:
-                raise ProbeError("the live text box needs model= and sae= (and a running kernel)")
-            probe = probe_text(self._model, self._sae, self.site, change["new"], self._decoder)
-        except ProbeError as error:
-            self._probe_error = str(error)  # the last good result stays on screen
-        else:
-            self._probe_error = ""
-            self._probe = probe
-        finally:
-            self._answered += 1
+        if self._model is None:
+            self.tasks.fail("probe", "the live text box needs model= and sae= (and a kernel)")
+            return
+        text, model, sae, site = change["new"], self._model, self._sae, self.site
+        self.tasks.submit(
+            "probe",
+            lambda ctx: probe_text(model, sae, site, text),
+            done=self._show_probe,  # an error keeps the last good result on screen
+            message="running the model on your text…",
+        )
+
+    def _show_probe(self, probe: dict) -> None:
+        self._probe = probe
 
     def probe(self, text: str) -> pd.DataFrame:
         """Run ``text`` through the model as the live box does (the widget shows the result
         too) and return its strongest features: feature, activation (max), n_tokens, label."""
         if self.query != text:
             self.query = text
-        if self._probe_error:
-            raise ValueError(self._probe_error)
+        self.wait()
+        if self._task.get("name") == "probe" and self._task.get("state") == "error":
+            raise ValueError(self._task["message"])
         rows = self._probe.get("top", [])
         return pd.DataFrame(
             {

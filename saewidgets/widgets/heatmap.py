@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import traitlets
 
+from saewidgets.analysis.inputs import label_lookup, label_table, site_keyed
+from saewidgets.analysis.labels import Labels
 from saewidgets.analysis.trace import FeatureTrace
 from saewidgets.widgets.base import STATIC, SAEWidget
-from saewidgets.widgets.serialization import index_dtype, pack
+from saewidgets.widgets.serialization import pack, pack_site_features
 
 SUMMARY_SIZE = 24
 
@@ -23,25 +24,6 @@ def _summary(trace: FeatureTrace, site: str) -> list[list]:
         [int(f), float(a), int(n)]
         for f, a, n in zip(top.feature, top.activation, top.n_tokens, strict=True)
     ]
-
-
-def _site_payload(trace: FeatureTrace, site: str) -> dict:
-    sf = trace.site_features[site]
-    return {
-        "d_sae": sf.d_sae,
-        "indptr": pack(sf.indptr, "int32"),
-        "indices": pack(sf.indices, index_dtype(sf.d_sae)),
-        # float16 keeps three significant digits, plenty for shading and tooltips.
-        "values": pack(sf.values, "float16"),
-        # Per-feature maxima up front, so the first frame needs no pass over all values.
-        "feature_max": pack(_feature_max(sf), "float32"),
-    }
-
-
-def _feature_max(sf) -> np.ndarray:
-    out = np.zeros(sf.d_sae, dtype=np.float32)
-    np.maximum.at(out, sf.indices, sf.values.astype(np.float16).astype(np.float32))
-    return out
 
 
 class TokenHeatmap(SAEWidget):
@@ -70,7 +52,7 @@ class TokenHeatmap(SAEWidget):
         *,
         site: str | None = None,
         feature: int | None = None,
-        labels: Mapping | None = None,
+        labels: Labels | Mapping | None = None,
         **kwargs,
     ) -> None:
         if not isinstance(trace, FeatureTrace):
@@ -97,9 +79,9 @@ class TokenHeatmap(SAEWidget):
         super().__init__(
             tokens=[list(doc) for doc in trace.token_texts],
             site=site,
-            labels=_normalise_labels(labels, site),
+            labels=_labels_by_site(labels, trace, site),
             _doc_offsets=pack(trace.doc_offsets, "int32"),
-            _sites={s: _site_payload(trace, s) for s in trace.sites},
+            _sites={s: pack_site_features(trace.site_features[s]) for s in trace.sites},
             _summary=summaries,
             _message=message,
             **kwargs,
@@ -140,10 +122,21 @@ class TokenHeatmap(SAEWidget):
         return value
 
 
-def _normalise_labels(labels: Mapping | None, site: str) -> dict:
-    if not labels:
+def _labels_by_site(labels, trace: FeatureTrace, shown: str) -> dict[str, dict[str, str]]:
+    """``{site: {"id": text}}`` for the browser; a flat mapping or `Labels` is for ``shown``."""
+    if labels is None:
         return {}
-    values = list(labels.values())
-    if values and all(isinstance(v, Mapping) for v in values):
-        return {str(s): {str(k): str(v) for k, v in m.items()} for s, m in labels.items()}
-    return {site: {str(k): str(v) for k, v in labels.items()}}
+    if isinstance(labels, str):
+        raise ValueError(
+            f'labels={labels!r} needs statistics, which a heatmap does not have; pass '
+            "sw.auto_labels(stats, model.tokenizer), a {feature: text} dict or {site: labels}"
+        )
+    if not (isinstance(labels, Mapping) and site_keyed(labels)):
+        labels = {shown: labels}
+    out = {}
+    for site, site_labels in labels.items():
+        if site not in trace.site_features:
+            raise ValueError(f"labels for {site!r}, which is not in this trace: {trace.sites}")
+        d_sae = trace.site_features[site].d_sae
+        out[site] = label_table(label_lookup(site_labels, d_sae), d_sae)
+    return out

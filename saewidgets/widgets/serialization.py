@@ -45,3 +45,28 @@ def _encode_state(value):
 def state_json(state: dict) -> str:
     # Escaping every "<" keeps "</script>" and "<!--" in untrusted strings from ending the block.
     return json.dumps(_encode_state(state), ensure_ascii=False).replace("<", "\\u003c")
+
+
+def pack_csr(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, d_sae: int) -> dict:
+    """The one wire format of every token × feature matrix (decoded by js/src/lib/csr.js).
+
+    Rows are tokens. float16 values keep three significant digits, plenty for shading and
+    tooltips; the per-feature maxima travel up front so the first frame needs no pass over
+    all values.
+    """
+    values16 = np.asarray(values, dtype=np.float16)
+    feature_max = np.zeros(d_sae, dtype=np.float32)
+    np.maximum.at(feature_max, np.asarray(indices, dtype=np.int64), values16.astype(np.float32))
+    return {
+        "d_sae": int(d_sae),
+        "n_rows": len(indptr) - 1,
+        "indptr": pack(np.asarray(indptr), "int32"),
+        "indices": pack(np.asarray(indices), index_dtype(d_sae)),
+        "values": pack(values16, "float16"),
+        "feature_max": pack(feature_max, "float32"),
+    }
+
+
+def pack_site_features(sf) -> dict:
+    """A `SiteFeatures` (one site of a `FeatureTrace`) in the CSR wire format."""
+    return pack_csr(sf.indptr, sf.indices, sf.values, sf.d_sae)

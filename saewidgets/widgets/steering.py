@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import traitlets
 
-from saewidgets.analysis.labels import Labels, auto_labels
+from saewidgets.analysis.inputs import SAEInput, labels_for_site, saes_by_site, stats_by_site
+from saewidgets.analysis.labels import Labels
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.analysis.steering import (
     Intervention,
@@ -26,11 +27,10 @@ from saewidgets.analysis.steering import (
 )
 from saewidgets.analysis.steering.interventions import APPLY_TO, feature_unit
 from saewidgets.analysis.steering.run import MAX_NEW_TOKENS
+from saewidgets.core.aliases import renamed
 from saewidgets.model.model import Model
-from saewidgets.sae.module import SAE
 from saewidgets.widgets.base import STATIC, SAEWidget
-from saewidgets.widgets.cards import label_lookup
-from saewidgets.widgets.steering_worker import LatestOnlyWorker
+from saewidgets.widgets.tasks import TaskContext
 
 SWEEP_POINTS = 7
 SWEEP_TOKENS = 16
@@ -40,53 +40,14 @@ N_SEARCH = 20
 LIMIT_WITH_STATS, LIMIT_RELATIVE = 10.0, 1.0
 
 
-def _as_saes(sae: SAE | Sequence[SAE] | Mapping[str, SAE]) -> dict[str, SAE]:
-    items = (
-        list(sae.values())
-        if isinstance(sae, Mapping)
-        else [sae]
-        if isinstance(sae, SAE)
-        else list(sae)
-    )
-    if not items:
-        raise ValueError("SteeringPanel needs at least one SAE")
-    out: dict[str, SAE] = {}
-    for item in items:
-        if not isinstance(item, SAE):
-            raise TypeError(f"SteeringPanel takes SAEs, got {type(item).__name__}")
-        if not item.site:
-            raise SteeringError("every SAE of a steering panel must name its site")
-        out[item.site] = item
-    return out
-
-
-def _as_stats(stats, saes: dict[str, SAE]) -> dict[str, FeatureStats]:
-    if stats is None:
-        return {}
-    items = (
-        list(stats.values())
-        if isinstance(stats, Mapping)
-        else [stats]
-        if isinstance(stats, FeatureStats)
-        else list(stats)
-    )
-    out = {}
-    for item in items:
-        if not isinstance(item, FeatureStats):
-            raise TypeError(f"stats must be FeatureStats, got {type(item).__name__}")
-        if item.site in saes:
-            item.check_sae(saes[item.site])  # StatsMismatch for statistics of another SAE
-            out[item.site] = item
-    return out
-
-
 class SteeringPanel(SAEWidget):
     """Steer generation with SAE features from sliders.
 
-    ``SteeringPanel(model, sae, features=[...], prompt=...)``: ``sae`` is one SAE or several
-    (a list or ``{site: sae}``); ``features`` are ids of the first SAE, ``(site, id)`` pairs or
-    `sw.Intervention` objects. With ``stats`` (`FeatureStats`, one per site) strengths are
-    multiples of each feature's max activation and rows get labels; without, multiples of ‖x‖.
+    ``SteeringPanel(model, saes, features=[...], prompt=...)``: ``saes`` is one SAE or several
+    (a list, ``{site: sae}`` or "embedded"); ``features`` are ids of the first SAE,
+    ``(site, id)`` pairs or `sw.Intervention` objects. With ``stats`` (`FeatureStats`, one per
+    site) strengths are multiples of each feature's max activation and rows get labels;
+    without, multiples of ‖x‖.
 
     The panel shows the baseline (no edits) and the steered continuation side by side,
     streamed token by token. Moving a slider cancels the run in flight; releasing it starts a
@@ -108,18 +69,17 @@ class SteeringPanel(SAEWidget):
     _run = traitlets.Int(0).tag(sync=True)  # newest run id: the front end shows only it
     _baseline = traitlets.Dict().tag(sync=True)
     _steered = traitlets.Dict().tag(sync=True)
-    _status = traitlets.Unicode("").tag(sync=True)
-    _error = traitlets.Unicode("").tag(sync=True)
     _search = traitlets.Unicode("").tag(sync=True)
     _search_results = traitlets.List().tag(sync=True)
     _sweep = traitlets.Dict().tag(sync=True)
     _live = traitlets.Bool(True).tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
 
+    @renamed(sae="saes")
     def __init__(
         self,
         model: Model,
-        sae: SAE | Sequence[SAE] | Mapping[str, SAE],
+        saes: SAEInput,
         features: Iterable[int | tuple[str, int] | Intervention] = (),
         *,
         prompt: str = "",
@@ -135,13 +95,17 @@ class SteeringPanel(SAEWidget):
         if not isinstance(model, Model):
             raise TypeError(f"SteeringPanel needs a sw.Model, got {type(model).__name__}")
         self._model = model
-        self._saes = _as_saes(sae)
-        self._stats = _as_stats(stats, self._saes)
+        self._saes = saes_by_site(saes, model)
+        if any(s.is_transcoder for s in self._saes.values()):
+            raise SteeringError("steering edits a site with an SAE; transcoders are not supported")
+        self._stats = stats_by_site(stats, self._saes)
         self._lookups = {
-            site: label_lookup(self._labels_for(site, labels), s.d_sae)
+            site: labels_for_site(
+                labels, site, s.d_sae, stats=self._stats.get(site), model=model,
+                n_sites=len(self._saes),
+            )
             for site, s in self._saes.items()
         }
-        self._worker = LatestOnlyWorker()
         self._baseline_key: tuple | None = None
         self.baseline: SteeringResult | None = None
         self.result: SteeringResult | None = None
@@ -163,21 +127,6 @@ class SteeringPanel(SAEWidget):
             self.regenerate()
 
     # -- rows ------------------------------------------------------------------------------
-
-    def _labels_for(self, site, labels):
-        """This site's labels from "auto", None, one labels object or ``{site: labels}``."""
-        if isinstance(labels, str):
-            if labels != "auto":
-                raise ValueError(
-                    f'labels must be "auto", None, sw.Labels or a mapping, not {labels!r}'
-                )
-            stats = self._stats.get(site)
-            return auto_labels(stats, self._model.tokenizer) if stats is not None else None
-        if isinstance(labels, Mapping) and labels and all(isinstance(k, str) for k in labels):
-            return labels.get(site)
-        if labels is not None and len(self._saes) > 1:
-            raise ValueError("with several SAEs pass labels as {site: labels}")
-        return labels
 
     def _feature_args(self, item) -> tuple:
         if isinstance(item, Intervention):
@@ -260,26 +209,21 @@ class SteeringPanel(SAEWidget):
             if not self.prompt.strip():
                 raise SteeringError("the prompt is empty; type a prompt to continue")
         except (SteeringError, TypeError, KeyError) as error:
-            self._worker.cancel()
-            self._error = str(error)
-            self._status = "error"
+            self.tasks.fail("generate", str(error))
             return self._run
-        self._error = ""
         self._run += 1
         run = self._run
         prompt, settings = self.prompt, self._settings()
-        self._status = "queued"
-        self._worker.submit(lambda cancel: self._job(run, prompt, settings, items, cancel))
+        self.tasks.submit(
+            "generate",
+            lambda ctx: self._job(run, prompt, settings, items, ctx),
+            message="generating…",
+        )
         return run
-
-    def cancel(self) -> None:
-        """Stop the run in flight (the texts keep what was streamed so far)."""
-        self._worker.cancel()
 
     def wait(self, timeout: float | None = 120) -> SteeringResult | None:
         """Block until the panel is idle; returns the last steered result."""
-        if not self._worker.wait(timeout):
-            raise TimeoutError(f"the panel was still generating after {timeout} s")
+        super().wait(timeout)
         return self.result
 
     def _stream(self, trait: str, run: int, cancel: threading.Event):
@@ -289,47 +233,44 @@ class SteeringPanel(SAEWidget):
 
         return on_token
 
-    def _job(self, run, prompt, settings, items, cancel: threading.Event) -> None:
-        try:
-            key = (prompt, *settings.values())
-            if self._baseline_key != key:
-                self._status = "generating baseline"
-                base = steer(
-                    self._model,
-                    prompt,
-                    [],
-                    **settings,
-                    on_token=self._stream("_baseline", run, cancel),
-                    cancel=cancel,
-                )
-                if base.cancelled or cancel.is_set():
-                    return
-                self.baseline, self._baseline_key = base, key
-                self._baseline = self._final(run, base)
-            else:  # the baseline is unchanged; re-tag it for this run
-                self._baseline = {**self._baseline, "run": run}
-            self._status = "generating"
-            result = (
-                steer(
-                    self._model,
-                    prompt,
-                    items,
-                    stats=self._stats,
-                    **settings,
-                    on_token=self._stream("_steered", run, cancel),
-                    cancel=cancel,
-                )
-                if items
-                else self.baseline
+    def _job(self, run, prompt, settings, items, ctx: TaskContext) -> None:
+        # Errors propagate to the task runner, which shows them; the model is unhooked by then.
+        cancel = ctx.cancelled
+        key = (prompt, *settings.values())
+        if self._baseline_key != key:
+            ctx.progress(None, "generating the baseline…")
+            base = steer(
+                self._model,
+                prompt,
+                [],
+                **settings,
+                on_token=self._stream("_baseline", run, cancel),
+                cancel=cancel,
             )
-            if result.cancelled or cancel.is_set():
+            if base.cancelled or cancel.is_set():
                 return
-            self.result = result
-            self._steered = self._final(run, result)
-            self._status = "done"
-        except Exception as error:  # shown in the panel; the model is unhooked by then
-            self._error = f"{type(error).__name__}: {error}"
-            self._status = "error"
+            self.baseline, self._baseline_key = base, key
+            self._baseline = self._final(run, base)
+        else:  # the baseline is unchanged; re-tag it for this run
+            self._baseline = {**self._baseline, "run": run}
+        ctx.progress(None, "generating with the edits…")
+        result = (
+            steer(
+                self._model,
+                prompt,
+                items,
+                stats=self._stats,
+                **settings,
+                on_token=self._stream("_steered", run, cancel),
+                cancel=cancel,
+            )
+            if items
+            else self.baseline
+        )
+        if result.cancelled or cancel.is_set():
+            return
+        self.result = result
+        self._steered = self._final(run, result)
 
     def _final(self, run: int, result: SteeringResult) -> dict:
         measures = []
@@ -366,45 +307,40 @@ class SteeringPanel(SAEWidget):
         settings = {**self._settings(), "max_new_tokens": min(SWEEP_TOKENS, self.max_new_tokens)}
         prompt = self.prompt
 
-        def job(cancel):
-            try:
-                self._status = f"sweeping feature {row['feature']}"
-                sweep = steering_sweep(
-                    self._model,
-                    prompt,
-                    item,
-                    strengths,
-                    stats=self._stats,
-                    progress=False,
-                    cancel=cancel,
-                    **settings,
-                )
-                if cancel.is_set():
-                    return
-                self.last_sweep = sweep
-                table = sweep.table
-                self._sweep = {
-                    "site": row["site"],
-                    "feature": row["feature"],
-                    "label": row["label"],
-                    "mode": row["mode"],
-                    "points": [
-                        [float(s), _num(v), _num(p), _num(a)]
-                        for s, v, p, a in zip(
-                            table.strength,
-                            table.vocab_shift,
-                            table.perplexity,
-                            table.activation,
-                            strict=True,
-                        )
-                    ],
-                }
-                self._status = "done"
-            except Exception as error:
-                self._error = f"{type(error).__name__}: {error}"
-                self._status = "error"
+        def job(ctx: TaskContext):
+            cancel = ctx.cancelled
+            sweep = steering_sweep(
+                self._model,
+                prompt,
+                item,
+                strengths,
+                stats=self._stats,
+                progress=False,
+                cancel=cancel,
+                **settings,
+            )
+            if cancel.is_set():
+                return
+            self.last_sweep = sweep
+            table = sweep.table
+            self._sweep = {
+                "site": row["site"],
+                "feature": row["feature"],
+                "label": row["label"],
+                "mode": row["mode"],
+                "points": [
+                    [float(s), _num(v), _num(p), _num(a)]
+                    for s, v, p, a in zip(
+                        table.strength,
+                        table.vocab_shift,
+                        table.perplexity,
+                        table.activation,
+                        strict=True,
+                    )
+                ],
+            }
 
-        self._worker.submit(job)
+        self.tasks.submit("sweep", job, message=f"sweeping feature {row['feature']}…")
 
     def search(self, query: str) -> list[dict]:
         """Features whose id, label or promoted tokens match ``query`` (what the add box shows)."""
@@ -434,7 +370,11 @@ class SteeringPanel(SAEWidget):
 
     @traitlets.observe("_search")
     def _run_search(self, change) -> None:
-        self._search_results = self.search(change["new"])
+        query = change["new"]
+        self.lane("search").submit("search", lambda ctx: self.search(query), done=self._found)
+
+    def _found(self, results: list[dict]) -> None:
+        self._search_results = results
 
     def _on_message(self, widget, content, buffers) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -444,25 +384,18 @@ class SteeringPanel(SAEWidget):
             try:
                 self.add_feature(int(content["feature"]), content.get("site"))
             except (KeyError, IndexError, SteeringError, TypeError, ValueError) as error:
-                self._error = str(error)
+                self.tasks.fail("add", str(error))
         elif kind == "sweep":
             try:
                 self.sweep(int(content.get("row", 0)))
             except (IndexError, SteeringError, TypeError, ValueError) as error:
-                self._error = str(error)
-
-    def close(self) -> None:
-        worker = getattr(self, "_worker", None)  # absent when __init__ failed early
-        if worker is not None:
-            worker.close()
-        super().close()
+                self.tasks.fail("sweep", str(error))
 
     # -- export ----------------------------------------------------------------------------
 
     def _state_for_export(self) -> dict:
         state = super()._state_for_export()
         state["_live"] = False
-        state["_status"] = ""
         return state
 
 
