@@ -12,7 +12,6 @@ position untouched, as during training.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from saewidgets.analysis.inputs import SAEInput, saes_by_site
 from saewidgets.core.aliases import renamed
 from saewidgets.corpus import Corpus
 from saewidgets.model.model import Model
@@ -223,11 +223,13 @@ def evaluate(
 
 
 def evaluate_many(
-    model: Model, saes: Mapping[str, SAE], corpus: Corpus, **kwargs
+    model: Model, saes: SAEInput, corpus: Corpus, **kwargs
 ) -> tuple[pd.DataFrame, dict[str, EvalReport]]:
-    """Evaluate several SAEs; returns one table (a row per site) and the reports."""
+    """Evaluate several SAEs (any form `saes_by_site` takes: a list, ``{site: SAE}``,
+    "embedded"); returns one table (a row per site) and the reports."""
     reports = {
-        site: evaluate(model, sae, corpus, site=site, **kwargs) for site, sae in saes.items()
+        site: evaluate(model, sae, corpus, site=site, **kwargs)
+        for site, sae in saes_by_site(saes, model).items()
     }
     table = pd.DataFrame([{"site": s, **r.metrics} for s, r in reports.items()])
     return table, reports
