@@ -1,8 +1,10 @@
 // Bundles each widget's front end into saewidgets/static/ (one ES module + one CSS per widget).
-import * as esbuild from "esbuild";
 import { readdirSync } from "node:fs";
+import * as esbuild from "esbuild";
 
-const widgets = readdirSync("src").filter((f) => f.endsWith(".js")).map((f) => f.slice(0, -3));
+const widgets = readdirSync("src")
+  .filter((f) => f.endsWith(".js"))
+  .map((f) => f.slice(0, -3));
 await esbuild.build({
   entryPoints: widgets.flatMap((w) => [`src/${w}.js`, `src/${w}.css`]),
   bundle: true,

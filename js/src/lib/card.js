@@ -1,21 +1,19 @@
 // The panels of one feature's dashboard, drawn from a card (see saewidgets/widgets/cards.py).
-import { exampleRow, valueTooltips } from "./examples.js";
-import { barChart } from "./histogram.js";
 import { h } from "./dom.js";
-import { fmt } from "./format.js";
-import { visibleText } from "./tokens.js";
+import { exampleRow, valueTooltips } from "./examples.js";
+import { fmt, percent, visibleText } from "./format.js";
+import { barChart } from "./histogram.js";
 
 const ORANGE = "rgb(230,97,1)";
 const PURPLE = "rgb(94,60,153)";
 
-export function percent(x) {
-  if (x === 0) return "0%";
-  const p = x * 100;
-  return p >= 1 ? `${p.toFixed(1)}%` : `${p.toPrecision(2)}%`;
-}
-
 function panel(title, ...children) {
-  return h("section", { class: "saew-panel" }, h("h4", { class: "saew-panel-title" }, title), ...children);
+  return h(
+    "section",
+    { class: "saew-panel" },
+    h("h4", { class: "saew-panel-title" }, title),
+    ...children,
+  );
 }
 
 function header(card) {
@@ -29,14 +27,23 @@ function header(card) {
   return h(
     "header",
     { class: "saew-card-head" },
-    h("div", { class: "saew-card-title" }, h("span", { class: "saew-card-id" }, `#${card.feature}`), " ",
-      h("span", { class: "saew-card-label" }, card.label || "(no label)")),
+    h(
+      "div",
+      { class: "saew-card-title" },
+      h("span", { class: "saew-card-id" }, `#${card.feature}`),
+      " ",
+      h("span", { class: "saew-card-label" }, card.label || "(no label)"),
+    ),
     h(
       "div",
       { class: "saew-card-facts" },
       ...facts,
       !card.dead && card.label_score !== null && card.label_score !== undefined && card.label
-        ? h("span", { title: "F1 of the label's tokens predicting activation on held-out text" }, `label F1 ${card.label_score.toFixed(2)}`)
+        ? h(
+            "span",
+            { title: "F1 of the label's tokens predicting activation on held-out text" },
+            `label F1 ${card.label_score.toFixed(2)}`,
+          )
         : null,
       h("span", { class: "saew-muted" }, card.site),
     ),
@@ -52,7 +59,10 @@ function activationPanel(card) {
       counts,
       colour: () => ORANGE,
       describe: (i) => `${fmt(edges[i])} – ${fmt(edges[i + 1])}: ${counts[i]} tokens`,
-      ticks: [[0, fmt(edges[0])], [1, fmt(edges[n])]],
+      ticks: [
+        [0, fmt(edges[0])],
+        [1, fmt(edges[n])],
+      ],
       label: "activation histogram",
     }),
   );
@@ -62,7 +72,18 @@ function logitTable(rows, cls) {
   return h(
     "table",
     { class: `saew-logits ${cls}` },
-    h("tbody", {}, rows.map(([tok, v]) => h("tr", {}, h("td", { class: "saew-logit-tok" }, visibleText(tok)), h("td", { class: "saew-num" }, fmt(v))))),
+    h(
+      "tbody",
+      {},
+      rows.map(([tok, v]) =>
+        h(
+          "tr",
+          {},
+          h("td", { class: "saew-logit-tok" }, visibleText(tok)),
+          h("td", { class: "saew-num" }, fmt(v)),
+        ),
+      ),
+    ),
   );
 }
 
@@ -77,8 +98,18 @@ function logitPanel(card) {
     h(
       "div",
       { class: "saew-logit-grid" },
-      h("div", {}, h("div", { class: "saew-muted" }, "suppressed"), logitTable(card.logits.bottom, "saew-neg")),
-      h("div", {}, h("div", { class: "saew-muted" }, "promoted"), logitTable(card.logits.top, "saew-pos")),
+      h(
+        "div",
+        {},
+        h("div", { class: "saew-muted" }, "suppressed"),
+        logitTable(card.logits.bottom, "saew-neg"),
+      ),
+      h(
+        "div",
+        {},
+        h("div", { class: "saew-muted" }, "promoted"),
+        logitTable(card.logits.top, "saew-pos"),
+      ),
     ),
     barChart({
       counts,
@@ -103,7 +134,12 @@ function relatedPanel(title, rows, what, onSelect) {
           {},
           h(
             "button",
-            { class: "saew-tip-feature saew-related-item", dataset: { feature: f }, onclick: () => onSelect(f), title: `density ${percent(density)}` },
+            {
+              class: "saew-tip-feature saew-related-item",
+              dataset: { feature: f },
+              onclick: () => onSelect(f),
+              title: `density ${percent(density)}`,
+            },
             h("span", { class: "saew-tip-id" }, `#${f}`),
             h("span", { class: "saew-tip-label" }, label || ""),
             h("span", { class: "saew-num" }, `${what} ${v.toFixed(2)}`),
@@ -120,13 +156,21 @@ function examplesPanel(card) {
     h(
       "details",
       { class: "saew-quantile", open: i === 0 ? true : undefined },
-      h("summary", {}, `${fmt(g.bin[0])} – ${fmt(g.bin[1])}`, h("span", { class: "saew-muted" }, ` · ${g.count.toLocaleString()} tokens`)),
+      h(
+        "summary",
+        {},
+        `${fmt(g.bin[0])} – ${fmt(g.bin[1])}`,
+        h("span", { class: "saew-muted" }, ` · ${g.count.toLocaleString()} tokens`),
+      ),
       g.examples.map((ex) => exampleRow(ex, card.max)),
     ),
   );
   return [
     panel("Top activations", h("div", { class: "saew-examples saew-top-examples" }, top)),
-    panel("Across the activation range", h("div", { class: "saew-examples saew-quantiles" }, groups)),
+    panel(
+      "Across the activation range",
+      h("div", { class: "saew-examples saew-quantiles" }, groups),
+    ),
   ];
 }
 

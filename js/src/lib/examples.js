@@ -1,8 +1,8 @@
 // Token rows shaded by one feature's activation; hovering a token shows its value.
 import { sequential } from "./colors.js";
 import { h } from "./dom.js";
-import { fmt } from "./format.js";
-import { tokenNode, tokenSpan, visibleText } from "./tokens.js";
+import { fmt, visibleText } from "./format.js";
+import { tokenNode, tokenSpan } from "./tokens.js";
 
 /** One example: {tokens, values, focus}; `scale` is the activation that gets full colour. */
 export function exampleRow(example, scale, attrs = {}) {
@@ -31,7 +31,11 @@ export function valueTooltips(container, tooltip) {
         { class: "saew-tip-value-box" },
         h("span", { class: "saew-tip-token" }, visibleText(span.saewText)),
         " ",
-        h("span", { class: "saew-tip-value" }, span.saewValue > 0 ? fmt(span.saewValue) : "0 (not active)"),
+        h(
+          "span",
+          { class: "saew-tip-value" },
+          span.saewValue > 0 ? fmt(span.saewValue) : "0 (not active)",
+        ),
       ),
     );
   });

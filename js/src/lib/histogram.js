@@ -11,7 +11,15 @@ export function svg(tag, attrs = {}) {
  * counts: bar heights; describe(i) → hover text of bar i; colour(i) → fill;
  * ticks: [[fraction 0..1 along the axis, text], ...].
  */
-export function barChart({ counts, describe, colour, ticks = [], width = 320, height = 90, label }) {
+export function barChart({
+  counts,
+  describe,
+  colour,
+  ticks = [],
+  width = 320,
+  height = 90,
+  label,
+}) {
   const pad = { top: 4, bottom: 16, left: 2, right: 2 };
   const root = svg("svg", {
     class: "saew-chart",
@@ -41,7 +49,13 @@ export function barChart({ counts, describe, colour, ticks = [], width = 320, he
     root.appendChild(bar);
   });
   root.appendChild(
-    svg("line", { x1: pad.left, x2: width - pad.right, y1: pad.top + plotH, y2: pad.top + plotH, class: "saew-axis" }),
+    svg("line", {
+      x1: pad.left,
+      x2: width - pad.right,
+      y1: pad.top + plotH,
+      y2: pad.top + plotH,
+      class: "saew-axis",
+    }),
   );
   for (const [at, text] of ticks) {
     const x = pad.left + at * inner;

@@ -1,33 +1,25 @@
-// Results of the live text box: every active feature per token, from the kernel.
-import { unpack } from "./buffers.js";
+// Results of the live text box (`_probe`): the typed text's tokens and every active feature per
+// token as a CSR (see csr.js). Skipped positions (the first token, BOS) carry no activations.
+// Pure: no DOM.
+import { decodeCSR } from "./csr.js";
 
+const decoded = new WeakMap(); // one decode per payload object, however often it is painted
+
+/** {text, tokens, skipped: Set, csr, top: [[feature, max, count], ...]}, or null when empty. */
 export function decodeProbe(raw) {
-  if (!raw || !raw.tokens) return null;
-  return {
+  if (!raw || !Array.isArray(raw.tokens) || !raw.csr) return null;
+  if (decoded.has(raw)) return decoded.get(raw);
+  const csr = decodeCSR(raw.csr);
+  if (csr.nRows !== raw.tokens.length) {
+    throw new Error(`probe payload: ${raw.tokens.length} tokens but ${csr.nRows} CSR rows`);
+  }
+  const probe = {
     text: raw.text,
     tokens: raw.tokens,
     skipped: new Set(raw.skipped || []),
-    indptr: unpack(raw.indptr),
-    indices: unpack(raw.indices),
-    values: unpack(raw.values),
+    csr,
     top: raw.top || [],
   };
-}
-
-/** Activation of one feature at every token. */
-export function probeColumn(p, feature) {
-  const out = new Float32Array(p.tokens.length);
-  for (let t = 0; t < p.tokens.length; t++) {
-    for (let k = p.indptr[t]; k < p.indptr[t + 1]; k++) {
-      if (p.indices[k] === feature) out[t] = p.values[k];
-    }
-  }
-  return out;
-}
-
-/** Active features at one token, strongest first. */
-export function probeRow(p, t) {
-  const out = [];
-  for (let k = p.indptr[t]; k < p.indptr[t + 1]; k++) out.push([p.indices[k], p.values[k]]);
-  return out.sort((a, b) => b[1] - a[1]);
+  decoded.set(raw, probe);
+  return probe;
 }

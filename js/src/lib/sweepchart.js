@@ -23,18 +23,41 @@ export function sweepChart(points, { width = 360, height = 150, title = "" } = {
     const f = log ? Math.log10 : (v) => v;
     const a = finite.length ? Math.min(...finite.map(f)) : 0;
     const b = finite.length ? Math.max(...finite.map(f)) : 1;
-    return { a, b, y: (v) => pad.top + plotH - ((f(v) - a) / (b - a || 1)) * plotH, ok: (v) => v !== null && Number.isFinite(v) && (!log || v > 0) };
+    return {
+      a,
+      b,
+      y: (v) => pad.top + plotH - ((f(v) - a) / (b - a || 1)) * plotH,
+      ok: (v) => v !== null && Number.isFinite(v) && (!log || v > 0),
+    };
   };
   const series = [
-    { index: 1, cls: "saew-sweep-concept", name: "concept (VocabProj Δp)", scale: axis(points.map((p) => p[1]), false) },
-    { index: 2, cls: "saew-sweep-ppl", name: "perplexity (log)", scale: axis(points.map((p) => p[2]), true) },
+    {
+      index: 1,
+      cls: "saew-sweep-concept",
+      name: "concept (VocabProj Δp)",
+      scale: axis(
+        points.map((p) => p[1]),
+        false,
+      ),
+    },
+    {
+      index: 2,
+      cls: "saew-sweep-ppl",
+      name: "perplexity (log)",
+      scale: axis(
+        points.map((p) => p[2]),
+        true,
+      ),
+    },
   ];
   for (const s of series) {
     const kept = points.filter((p) => s.scale.ok(p[s.index]));
     const line = svg("polyline", {
       class: s.cls,
       fill: "none",
-      points: kept.map((p) => `${x(p[0]).toFixed(1)},${s.scale.y(p[s.index]).toFixed(1)}`).join(" "),
+      points: kept
+        .map((p) => `${x(p[0]).toFixed(1)},${s.scale.y(p[s.index]).toFixed(1)}`)
+        .join(" "),
     });
     root.appendChild(line);
     for (const p of kept) {

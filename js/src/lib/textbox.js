@@ -1,8 +1,9 @@
 // The live text box: typed text goes to the kernel as the `query` trait; the answer arrives as
-// `_probe` (or `_probe_error`), then `_answered` is bumped. Pages without a kernel show the box
-// disabled, saying why.
+// `_probe`, and the round trip ends when `_task` reports the query's task as no longer running
+// (an error leaves the last good result on screen and shows its message here). Pages without
+// a kernel show the box disabled, saying why.
 import { h } from "./dom.js";
-import { busyMarker } from "./status.js";
+import { advanceRoundTrip, readTask, startRoundTrip, taskDisplay } from "./task.js";
 
 export function liveTextBox(model, { placeholder, onResult }) {
   const live = model.get("_live");
@@ -15,21 +16,25 @@ export function liveTextBox(model, { placeholder, onResult }) {
   });
   const run = h("button", { class: "saew-run", type: "submit", disabled: !live }, "Run");
   const status = h("span", { class: "saew-notice saew-probe-status", role: "status" });
-  const busy = busyMarker(status, "running the model…");
   const form = h("form", { class: "saew-textbox" }, input, run, status);
-  let pending = false;
+  let trip = null; // the query in flight
+  let endedId = null; // the task that ended the last one
+  const show = (text, busy) => {
+    status.textContent = text;
+    status.dataset.busy = busy ? "true" : "false";
+  };
   const submit = () => {
     const text = input.value;
     if (!text.trim()) {
-      busy.done("type some text first");
+      show("type some text first", false);
       return;
     }
-    if (text === model.get("query") && !pending) {
+    if (text === model.get("query") && !trip) {
       onResult(); // same text as the last run: its result is already here
       return;
     }
-    pending = true;
-    busy.start();
+    trip = startRoundTrip(readTask(model.get("_task")));
+    show("running the model…", true);
     model.set("query", text);
     model.save_changes();
   };
@@ -43,18 +48,27 @@ export function liveTextBox(model, { placeholder, onResult }) {
       submit();
     }
   });
-  // The kernel bumps `_answered` after `_probe` / `_probe_error`, so both are current here.
-  const onAnswer = () => {
-    pending = false;
-    busy.done(model.get("_probe_error") || "");
+  const onTask = () => {
+    if (!trip) return;
+    trip = advanceRoundTrip(trip, readTask(model.get("_task")));
+    if (!trip.ended) return;
+    const { task } = trip;
+    trip = null;
+    endedId = task.id;
+    const view = taskDisplay(task);
+    show(view.error || view.text, false);
     onResult();
   };
-  model.on("change:_answered", onAnswer);
+  model.on("change:_task", onTask);
+  model.on("change:_probe", onResult);
   if (model.get("query")) input.value = model.get("query");
   return {
     node: form,
+    /** True for a task whose outcome this box shows itself (its own query's). */
+    claims: (task) => trip !== null || task.id === endedId,
     dispose() {
-      model.off("change:_answered", onAnswer);
+      model.off("change:_task", onTask);
+      model.off("change:_probe", onResult);
     },
   };
 }

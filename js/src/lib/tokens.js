@@ -43,8 +43,3 @@ export function tokenNode(text, attrs = {}) {
   });
   return h("span", { ...attrs, class: classes.join(" ") }, ...children);
 }
-
-/** A token's text for labels and tooltips: whitespace made visible, kept on one line. */
-export function visibleText(text) {
-  return text.replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(/\r/g, "␍");
-}

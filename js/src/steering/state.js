@@ -1,0 +1,92 @@
+// SteeringPanel's decisions (pure: no DOM): how rows and strengths read, which rows a slider
+// edit produces, what each output column shows for the newest run.
+import { fmt } from "../lib/format.js";
+
+export const MODES = ["add", "clamp", "ablate"];
+export const APPLY_TO = [
+  ["both", "prompt + generated"],
+  ["prompt", "prompt only"],
+  ["generated", "generated only"],
+];
+
+/** "blocks.3.hook_resid_post" → "L3 resid_post" (other names unchanged). */
+export function shortSite(site) {
+  const m = /^blocks\.(\d+)\.(.*)$/.exec(site || "");
+  return m ? `L${m[1]} ${m[2].replace(/^hook_/, "")}` : site;
+}
+
+/** A row's strength in its unit: × the feature's max (with statistics) or × ‖x‖. */
+export function strengthText(row, value) {
+  if (row.mode === "ablate") return "ablated";
+  const verb = row.mode === "clamp" ? "set to" : "";
+  if (row.unit === null || row.unit === undefined) return `${verb} ${fmt(value)} × ‖x‖`.trim();
+  return `${verb} ${fmt(value)} × max (${fmt(value * row.unit)})`.trim();
+}
+
+/** What identifies a row's view: rows with the same keys are updated in place. */
+export function rowKey(row) {
+  return `${row.site}|${row.feature}|${row.limit}`;
+}
+
+export function sameKeys(rows, keys) {
+  return rows.length === keys.length && rows.every((r, i) => rowKey(r) === keys[i]);
+}
+
+/** The rows with the strengths and modes the sliders show now (`edits[i]`: {strength, mode}). */
+export function editedRows(rows, edits) {
+  return rows.map((row, i) =>
+    edits[i] ? { ...row, strength: edits[i].strength, mode: edits[i].mode } : { ...row },
+  );
+}
+
+export function withoutRow(rows, index) {
+  return rows.filter((_, i) => i !== index);
+}
+
+/** "+1.25 pp" / "–" for a measure's VocabProj probability shift. */
+export function shiftText(shift) {
+  if (shift === null || shift === undefined) return "–";
+  return `${shift >= 0 ? "+" : ""}${(100 * shift).toFixed(2)} pp`;
+}
+
+export function measureText(m) {
+  const act = m.activation === null || m.activation === undefined ? "–" : fmt(m.activation);
+  return `#${m.feature}: activation ${act} on the new tokens · VocabProj tokens ${shiftText(m.vocab_shift)}`;
+}
+
+/** "perplexity 12.3 · 8 tokens in 0.52 s". */
+export function summaryText(data) {
+  const parts = [];
+  if (data.perplexity !== null && data.perplexity !== undefined) {
+    parts.push(`perplexity ${fmt(data.perplexity)}`);
+  }
+  parts.push(`${data.n_tokens} tokens in ${fmt(data.seconds)} s`);
+  return parts.join(" · ");
+}
+
+/**
+ * What an output column (`_baseline` / `_steered`) shows. A text from an older run than
+ * `current` is stale while a kernel runs the new one (its last text stays, dimmed); exported
+ * pages show what they carry.
+ */
+export function outputState(data = {}, current, live) {
+  if (data.run !== current && live) return { stale: true };
+  const done = Boolean(data.done);
+  return {
+    stale: false,
+    run: String(data.run ?? -1),
+    done,
+    // which strengths this text was generated with (what the kernel ran, not the sliders)
+    strengths: (data.measures || []).map((m) => m.strength).join(","),
+    text: data.text || "",
+    summary: done ? summaryText(data) : null,
+    measures: done
+      ? (data.measures || []).map((m) => ({ feature: m.feature, text: measureText(m) }))
+      : [],
+  };
+}
+
+/** The sweep chart's title. */
+export function sweepTitle(sweep) {
+  return `#${sweep.feature} ${sweep.label || ""} (${sweep.mode})`;
+}

@@ -1,0 +1,16 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { metaLine, parseFeatureId } from "../src/dashboard/state.js";
+
+test("the picker takes an id, with or without #", () => {
+  assert.deepEqual(parseFeatureId("42", 96), { feature: 42 });
+  assert.deepEqual(parseFeatureId(" #7 ", 96), { feature: 7 });
+  assert.deepEqual(parseFeatureId("cats", 96), { error: '"cats" is not a feature id (0..95)' });
+  assert.deepEqual(parseFeatureId("4 cats", 96), { error: '"4 cats" is not a feature id (0..95)' });
+});
+
+test("the meta line", () => {
+  const meta = { model: "SmolLM2", n_tokens: 123456, corpus: "default" };
+  assert.equal(metaLine(meta), "SmolLM2 · 123,456 tokens of default");
+  assert.equal(metaLine({}), " · 0 tokens of ?");
+});

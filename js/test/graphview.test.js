@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  cardForNode,
+  countText,
+  DOT,
+  decodeGraph,
+  edgeStyle,
+  groupOf,
+  groupPinned,
+  interveneState,
+  interventionView,
+  keepsNode,
+  LEFT,
+  layoutGraph,
+  multiplierLabel,
+  neighbours,
+  nodeFacts,
+  nodeName,
+  nodeShape,
+  pinScores,
+  ranksFor,
+  removeSupernode,
+  renameSupernode,
+  strongestEdges,
+  targetLabel,
+  thresholdText,
+  togglePin,
+} from "../src/graphview/state.js";
+import { pack } from "./helpers.js";
+
+// tokens "a", " b"; two features and an error at position 1; one logit target.
+function graph() {
+  return decodeGraph({
+    ids: ["E_1_0", "E_2_1", "0_5_1", "0_-1_1", "1_3_1", "3_100_1"],
+    types: ["token", "token", "feature", "error", "feature", "logit"],
+    labels: ["a", " b", "cats", "", "<b>x</b>", " the"],
+    sites: [
+      "",
+      "",
+      "blocks.0.hook_resid_post",
+      "blocks.0.hook_resid_post",
+      "blocks.1.hook_resid_post",
+      "",
+    ],
+    stream: pack([0, 0, 1, 1, 2, 3], "int32"),
+    pos: pack([0, 1, 1, 1, 1, 1], "int32"),
+    feature: pack([-1, -1, 5, -1, 3, -1], "int32"),
+    activation: pack([0, 0, 1.5, 0, 4, 0], "float32"),
+    prob: pack([0, 0, 0, 0, 0, 0.25], "float32"),
+    ranks: [pack([0, 0, 0.2, 0.9, 0.5, 0], "float32"), pack([0, 0, 0.6, 0.95, 0.1, 0], "float32")],
+    targets: [5],
+    edge_src: pack([0, 1, 2, 3, 4], "int32"),
+    edge_tgt: pack([2, 2, 4, 4, 5], "int32"),
+    edge_w: pack([0.5, -2, 3, 0.25, 1], "float32"),
+    edge_share: pack([0.2, -0.8, 0.9, 0.1, 1], "float32"),
+    n_edges_total: 5,
+    tokens: ["a", " b"],
+    streams: [
+      [0, "tokens"],
+      [1, "blocks.0.hook_resid_post"],
+      [2, "blocks.1.hook_resid_post"],
+      [3, "targets"],
+    ],
+    scores: { replacement: 0.5, completeness: 0.75 },
+    multipliers: [-1, 0, 2],
+    has_stats: [],
+  });
+}
+
+test("decode: typed arrays and an id index", () => {
+  const g = graph();
+  assert.equal(g.indexOf.get("1_3_1"), 4);
+  assert.deepEqual(Array.from(g.tgt), [2, 2, 4, 4, 5]);
+  assert.equal(ranksFor(g, -1), g.ranks[0]);
+  assert.equal(ranksFor(g, 0), g.ranks[1]);
+});
+
+test("pruning keeps tokens and targets, other nodes within the threshold", () => {
+  assert.ok(keepsNode("token", 1, 0.1));
+  assert.ok(keepsNode("logit", 1, 0.1));
+  assert.ok(keepsNode("feature_target", 1, 0.1));
+  assert.ok(keepsNode("feature", 0.5, 0.5));
+  assert.ok(!keepsNode("error", 0.9, 0.8));
+});
+
+test("layout: streams as rows (targets on top), token columns, most influential first", () => {
+  const g = graph();
+  const at = layoutGraph(g, { ranks: ranksFor(g, -1), threshold: 0.8, available: 700 });
+  assert.deepEqual(Array.from(at.visible), [1, 1, 1, 0, 1, 1]); // the error (0.9) is pruned
+  assert.equal(at.shown, 5);
+  assert.deepEqual(at.streams, [3, 2, 1, 0]);
+  assert.equal(at.colW, (700 - LEFT) / 2);
+  assert.equal(at.width, 700);
+  // one grid row per stream: y = 10, then + DOT + 18 per stream, + 40 for token labels
+  assert.deepEqual(
+    [...at.top.entries()],
+    [
+      [3, 10],
+      [2, 37],
+      [1, 64],
+      [0, 91],
+    ],
+  );
+  assert.equal(at.height, 10 + 4 * (DOT + 18) + 40);
+  const x = (i) => at.xy[2 * i];
+  const y = (i) => at.xy[2 * i + 1];
+  assert.equal(x(0), LEFT + 6);
+  assert.equal(x(1), LEFT + at.colW + 6);
+  assert.equal(y(5), 16); // the target's row is on top
+  assert.equal(y(0), 97);
+  // with the error kept, the cell of stream 1 at position 1 holds two nodes side by side,
+  // the more influential feature (rank 0.2) first
+  const all = layoutGraph(g, { ranks: ranksFor(g, -1), threshold: 1, available: 700 });
+  assert.equal(all.xy[2 * 3] - all.xy[2 * 2], DOT);
+  assert.equal(all.xy[2 * 3 + 1], all.xy[2 * 2 + 1]);
+  // a narrow view still gives each token column 30 px
+  assert.equal(layoutGraph(g, { ranks: g.ranks[0], threshold: 1, available: 0 }).width, 640);
+  assert.equal(countText(1234, 5000), "1,234 of 5,000 nodes shown");
+});
+
+test("nodes: shapes and sizes", () => {
+  assert.deepEqual(nodeShape("token", 0), { kind: "rect", size: 3.6 });
+  assert.deepEqual(nodeShape("error", 0.5), { kind: "rect", size: 3.6 });
+  assert.deepEqual(nodeShape("logit", 0), { kind: "circle", size: 4.5 });
+  assert.deepEqual(nodeShape("feature", 0), { kind: "circle", size: 4.2 });
+  assert.deepEqual(nodeShape("feature", 2), { kind: "circle", size: 1.6 });
+});
+
+test("neighbourhoods and edge styles", () => {
+  const g = graph();
+  const visible = Uint8Array.from([1, 1, 1, 0, 1, 1]);
+  assert.deepEqual([...neighbours(g, visible, 4)].sort(), [2, 4, 5]); // 3 is hidden
+  assert.deepEqual([...neighbours(g, visible, 0)].sort(), [0, 2]);
+  const calm = edgeStyle(g, 1, -1);
+  assert.equal(calm.stroke, "rgba(118,42,131,0.560)"); // negative: purple
+  assert.ok(Math.abs(calm.width - Math.sqrt(0.8) * 2.5) < 1e-6);
+  assert.equal(edgeStyle(g, 2, 4).stroke, "rgba(27,120,55,1.000)"); // touching the focus
+  assert.equal(edgeStyle(g, 0, 4).stroke, "rgba(27,120,55,0.040)"); // away from it
+  assert.ok(Math.abs(edgeStyle(g, 0, 4).width - Math.sqrt(0.2) * 2.5) < 1e-6);
+});
+
+test("names and facts: token text made visible, labels as they are", () => {
+  const g = graph();
+  assert.equal(nodeName(g, 1), "·b");
+  assert.equal(nodeName(g, 5), "·the");
+  assert.equal(nodeName(g, 4), "<b>x</b>");
+  const ranks = ranksFor(g, -1);
+  assert.deepEqual(nodeFacts(g, 4, ranks), {
+    title: "<b>x</b>",
+    where: '1_3_1 · feature · blocks.1.hook_resid_post · token "·b"',
+    numbers: "activation 4.00 · influence rank 0.50",
+  });
+  assert.equal(nodeFacts(g, 3, ranks).title, "error");
+  assert.equal(nodeFacts(g, 5, ranks).numbers, "p = 0.25");
+  assert.equal(nodeFacts(g, 0, ranks).numbers, null);
+  assert.equal(targetLabel(g, 5), "logit: ·the");
+});
+
+test("strongest edges by |weight|", () => {
+  const g = graph();
+  assert.deepEqual(strongestEdges(g, 2, true), [
+    { other: 1, weight: -2 },
+    { other: 0, weight: 0.5 },
+  ]);
+  assert.deepEqual(strongestEdges(g, 2, false), [{ other: 4, weight: 3 }]);
+  assert.deepEqual(strongestEdges(g, 2, true, 1), [{ other: 1, weight: -2 }]);
+});
+
+test("pins and supernodes", () => {
+  assert.deepEqual(togglePin(["a"], "b"), ["a", "b"]);
+  assert.deepEqual(togglePin(["a", "b"], "a"), ["b"]);
+  const sns = [["first", "a"]];
+  assert.deepEqual([...groupOf(sns)], [["a", 0]]);
+  assert.deepEqual(groupPinned(["a", "b", "c"], sns, "  second "), {
+    supernodes: [
+      ["first", "a"],
+      ["second", "b", "c"],
+    ],
+  });
+  assert.deepEqual(groupPinned(["b"], sns, " "), { error: "type a label for the supernode first" });
+  assert.deepEqual(groupPinned(["a"], sns, "x"), {
+    error: "pin nodes that are not yet grouped first",
+  });
+  assert.deepEqual(renameSupernode(sns, 0, " renamed "), [["renamed", "a"]]);
+  assert.deepEqual(renameSupernode(sns, 0, "  "), [["first", "a"]]);
+  assert.deepEqual(removeSupernode(sns, 0), []);
+});
+
+test("pin scores are current only for exactly the scored pins", () => {
+  const sc = { pinned: ["a", "b"], replacement: 0.5, completeness: 0.25 };
+  assert.deepEqual(pinScores(sc, ["a", "b"], false), {
+    current: true,
+    replacement: "0.5",
+    text: "as a subgraph: replacement 0.50 · completeness 0.25",
+  });
+  assert.equal(pinScores(sc, ["b", "a"], true).current, false);
+  assert.equal(pinScores(sc, ["a", "b", "c"], true).text, "scoring the pinned subgraph…");
+  assert.equal(pinScores({}, ["a"], false).text, "scores of a changed pin set need a kernel");
+  assert.equal(pinScores(undefined, ["a"], false).replacement, "");
+});
+
+test("cards, interventions, control texts", () => {
+  const card = { node_id: "0_5_1", feature: 5 };
+  const cards = { "1_3_1": { feature: 3 } };
+  assert.equal(cardForNode(card, cards, "0_5_1"), card);
+  assert.equal(cardForNode(card, cards, "1_3_1"), cards["1_3_1"]);
+  assert.equal(cardForNode({}, {}, "x"), undefined);
+  assert.deepEqual(interveneState(true, true), { enabled: true, why: "" });
+  assert.match(interveneState(true, false).why, /loaded from a file/);
+  assert.match(interveneState(false, true).why, /need a running kernel/);
+  const view = interventionView({
+    nodes: ["0_5_1"],
+    multiplier: 0,
+    mode: "free",
+    correlation: 0.9,
+    targets: [
+      { label: " the", predicted: -1, actual: -1.25, prob_before: 0.5, prob_after: 0.25 },
+      { label: "x", predicted: 1, actual: 2, prob_before: null },
+    ],
+  });
+  assert.equal(
+    view.summary,
+    "1 node(s) × 0 in the real model; predicted vs actual change, r = 0.90",
+  );
+  assert.deepEqual(view.rows[0], {
+    label: "·the",
+    predicted: "-1.00",
+    actual: "-1.25",
+    prob: "0.50 → 0.25",
+  });
+  assert.equal(view.rows[1].prob, "");
+  assert.equal(multiplierLabel(0), "× 0 (ablate)");
+  assert.equal(multiplierLabel(-2), "× -2");
+  assert.equal(thresholdText(0.8), " 80%");
+});
