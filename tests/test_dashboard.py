@@ -197,6 +197,7 @@ def test_exported_browser_filters_and_opens(setup, tmp_path, chromium):
     labels[5] = HOSTILE
     w = sw.FeatureBrowser(model, sae, stats, labels=labels)
     w.query = "the green box"
+    w.wait()
     top = [row[0] for row in w._probe["top"]]
     features = sorted({5, *top[:6]})
     url = _page(w, tmp_path, features=features)

@@ -146,7 +146,7 @@ DASHBOARD_CELLS = [
     "sae = sw.SAE(32, 40, 'topk', k=5, site='blocks.1.hook_resid_post', seed=2)\n"
     "texts = [f'Item {i}: the red box holds {i % 11} stones.' for i in range(60)]\n"
     "stats = sw.feature_stats(model, sae, sw.corpus.from_texts(texts), n_tokens=800,"
-    " context=32, cache=False, progress=False)\n"
+    " window=32, cache=False, progress=False)\n"
     "w = sw.FeatureDashboard(stats, model=model, sae=sae)\nw",
 ]
 
@@ -248,7 +248,7 @@ GRAPH_CELLS = [
     "graph = sw.attribute(model, 'the red box holds 3 stones', saes, progress=False)\n"
     "texts = [f'Item {i}: the red box holds {i % 11} stones.' for i in range(80)]\n"
     "stats = sw.feature_stats(model, saes[1], sw.corpus.from_texts(texts), n_tokens=1000,"
-    " context=32, cache=False, progress=False)\n"
+    " window=32, cache=False, progress=False)\n"
     "features = graph.nodes[(graph.nodes['type'] == 'feature')"
     " & (graph.nodes['site'] == saes[1].site)]\n"
     "node = features.sort_values('influence')['node_id'].iloc[0]\n"

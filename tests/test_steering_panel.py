@@ -114,7 +114,7 @@ def test_bad_input_gets_messages_and_runs_nothing(setup):
 def test_dashboard_opens_a_prefilled_panel(setup):
     model, sae = setup
     corpus = sw.corpus.from_texts([f"line {i} of some text about cats" for i in range(40)])
-    stats = feature_stats(model, sae, corpus, n_tokens=600, context=16, cache=False, progress=False)
+    stats = feature_stats(model, sae, corpus, n_tokens=600, window=16, cache=False, progress=False)
     dash = sw.FeatureDashboard(stats, model=model, sae=sae)
     shown = dash.selected_feature
     panel = dash.steering_panel(prompt=PROMPT, max_new_tokens=4)
