@@ -39,11 +39,28 @@ def _chromium_browser():
         yield b
 
 
+class _Pages:
+    """`new_page(**options)` like Playwright's Browser, each page in its own context (own
+    storage), all closed when the test ends; the Chromium process is shared by the session."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self._contexts = []
+
+    def new_page(self, **options):
+        context = self._browser.new_context(**options)
+        self._contexts.append(context)
+        return context.new_page()
+
+    def close(self) -> None:
+        for context in self._contexts:
+            context.close()
+
+
 @pytest.fixture
 def chromium(_chromium_browser):
-    """A fresh browser context (own cookies and storage) on the session's one Chromium."""
-    context = _chromium_browser.new_context()
+    pages = _Pages(_chromium_browser)
     try:
-        yield context
+        yield pages
     finally:
-        context.close()
+        pages.close()
