@@ -70,7 +70,7 @@ def train(args: argparse.Namespace) -> int:
             "config": TrainConfig(architecture=args.architecture, d_sae=args.d_sae, k=args.k),
         }
         model = sw.load_model(args.model, device=args.device or "cpu")
-        recipe["context"] = min(128, model.context_length)
+        recipe["window"] = min(128, model.context_length)
         out = args.out or "saes"
         save_dtype = torch.float32
     if args.n_tokens:
@@ -85,7 +85,7 @@ def train(args: argparse.Namespace) -> int:
         out_dir=out,
         n_tokens=recipe["n_tokens"],
         epochs=recipe["epochs"],
-        context=recipe["context"],
+        window=recipe["window"],
         config=recipe["config"],
         overwrite=args.overwrite,
         device=args.device,

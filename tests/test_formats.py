@@ -54,6 +54,40 @@ def test_int8_storage_is_within_half_a_step_per_feature(tmp_path):
         assert f.get_tensor("W_enc.int8").dtype == torch.int8
 
 
+def test_int8_scales_are_per_feature_for_square_matrices(tmp_path):
+    # d_in == d_sae == d_out: the shape cannot tell the feature axis, the name does.
+    sae = sw.SAE(8, 8, "relu", seed=0)
+    with torch.no_grad():
+        sae.W_dec.mul_(torch.arange(1.0, 9.0)[:, None])  # rows (features) of different size
+    sae.save(tmp_path / "q", dtype=torch.int8)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "q" / "sae_weights.safetensors"), "pt") as f:
+        assert tuple(f.get_tensor("W_dec.int8_scale").shape) == (8, 1)
+        assert tuple(f.get_tensor("W_enc.int8_scale").shape) == (1, 8)
+    loaded = sw.load_sae(tmp_path / "q")
+    w, back = sae.W_dec.detach(), loaded.W_dec.detach()
+    step = w.abs().amax(dim=1, keepdim=True) / 127
+    assert bool(((w - back).abs() <= step / 2 + 1e-7).all())
+
+
+def test_saelens_architecture_names_written(tmp_path):
+    cases = [
+        (dict(architecture="relu"), "standard"),
+        (dict(architecture="relu", d_out=6), "transcoder"),
+        (dict(architecture="jumprelu", d_out=6), "jumprelu_transcoder"),
+        (dict(architecture="batchtopk", k=2), "jumprelu"),
+        (dict(architecture="batchtopk", k=2, d_out=6), "jumprelu_transcoder"),
+        (dict(architecture="gated"), "gated"),
+    ]
+    for i, (kwargs, name) in enumerate(cases):
+        sae = sw.SAE(8, 16, seed=0, **kwargs)
+        sae.save(tmp_path / str(i))
+        cfg = json.loads((tmp_path / str(i) / "cfg.json").read_text())
+        assert cfg["architecture"] == name, kwargs
+        assert sw.load_sae(tmp_path / str(i)).architecture == kwargs["architecture"]
+
+
 def test_native_is_saelens_v6_layout(tmp_path):
     sae = _random_sae("topk", k=4, site="blocks.2.hook_resid_post")
     sae.save(tmp_path / "sae")
@@ -151,6 +185,18 @@ def test_saelens_v6_written_by_saelens(tmp_path):
     _same(sae, loaded)
 
 
+def test_saelens_log_threshold(tmp_path):
+    sae = _random_sae("jumprelu")
+    folder = tmp_path / "v6"
+    folder.mkdir()
+    cfg = {"d_in": 8, "d_sae": 16, "architecture": "jumprelu", "metadata": {"hook_name": "h"}}
+    (folder / "cfg.json").write_text(json.dumps(cfg))
+    state = {k: v.detach().clone() for k, v in sae.state_dict().items()}
+    state["log_threshold"] = state.pop("threshold").log()
+    save_file(state, str(folder / "sae_weights.safetensors"))
+    _same(sae, sw.load_sae(folder))
+
+
 def test_gemma_scope_npz(tmp_path):
     sae = _random_sae("jumprelu", apply_b_dec_to_input=False)
     folder = tmp_path / "gemma-scope-2b-pt-res" / "layer_3" / "width_16k" / "average_l0_20"
@@ -208,14 +254,26 @@ def test_sparsify_either_decoder_orientation(tmp_path, transposed):
     _same(sae, loaded)
 
 
-@pytest.mark.parametrize("dict_class", ["AutoEncoder", "AutoEncoderTopK", "GatedAutoEncoder"])
+DL_CLASSES = {
+    "AutoEncoder": "relu",
+    "AutoEncoderTopK": "topk",
+    "BatchTopKSAE": "batchtopk",
+    "GatedAutoEncoder": "gated",
+    "JumpReluAutoEncoder": "jumprelu",
+}
+
+
+@pytest.mark.parametrize("dict_class", list(DL_CLASSES))
 def test_dictionary_learning(tmp_path, dict_class):
-    arch = {"AutoEncoder": "relu", "AutoEncoderTopK": "topk", "GatedAutoEncoder": "gated"}[
-        dict_class
-    ]
-    sae = _random_sae(arch, **({"k": 4} if arch == "topk" else {}))
+    arch = DL_CLASSES[dict_class]
+    sae = _random_sae(arch, **({"k": 4} if "topk" in arch else {}))
+    if arch == "batchtopk":
+        with torch.no_grad():
+            sae.threshold.fill_(0.05)  # dictionary_learning keeps one global threshold
     s = {k: v.detach().clone() for k, v in sae.state_dict().items()}
-    if dict_class == "GatedAutoEncoder":
+    if dict_class == "JumpReluAutoEncoder":
+        state = dict(s)  # already our names
+    elif dict_class == "GatedAutoEncoder":
         state = {
             "encoder.weight": s["W_enc"].T.contiguous(),
             "gate_bias": s["b_gate"],
@@ -231,8 +289,10 @@ def test_dictionary_learning(tmp_path, dict_class):
             "decoder.weight": s["W_dec"].T.contiguous(),
             ("bias" if dict_class == "AutoEncoder" else "b_dec"): s["b_dec"],
         }
-        if arch == "topk":
+        if "topk" in arch:
             state["k"] = torch.tensor(4)
+        if arch == "batchtopk":
+            state["threshold"] = torch.tensor(0.05)
     folder = tmp_path / "trainer_0"
     folder.mkdir()
     torch.save(state, folder / "ae.pt")
@@ -246,7 +306,8 @@ def test_dictionary_learning(tmp_path, dict_class):
                     "layer": 4,
                     "lm_name": "x",
                     "submodule_name": "resid_post_layer_4",
-                    **({"k": 4} if arch == "topk" else {}),
+                    **({"k": 4} if "topk" in arch else {}),
+                    **({"apply_b_dec_to_input": True} if arch == "jumprelu" else {}),
                 }
             }
         )
@@ -333,6 +394,17 @@ def test_missing_tensor(tmp_path):
     state = {k: v.detach() for k, v in sae.state_dict().items() if k != "b_enc"}
     save_file(state, str(folder / "sae_weights.safetensors"))
     with pytest.raises(sw.SAEFormatError, match=r"missing \['b_enc'\]"):
+        sw.load_sae(folder)
+
+
+def test_unknown_dictionary_learning_class_lists_the_known(tmp_path):
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"trainer": {"dict_class": "Crosscoder"}}))
+    torch.save({"W_enc": torch.zeros(2, 2)}, folder / "ae.pt")
+    with pytest.raises(
+        sw.SAEFormatError, match="'Crosscoder' is not supported; supported: AutoEncoder, "
+    ):
         sw.load_sae(folder)
 
 

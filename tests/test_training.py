@@ -1,5 +1,8 @@
 """Activation caching and SAE training on a tiny model (unit tier: seconds, no real weights)."""
 
+import json
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +10,8 @@ from tiny import tiny_model
 
 import saewidgets as sw
 from saewidgets.corpus import Corpus, CorpusTooSmall, Document
+from saewidgets.sae import architectures
+from saewidgets.sae.architectures import Architecture, StepResult, TrainingLoss
 from saewidgets.training.activations import ActivationCache, cache_activations, open_cache
 from saewidgets.training.trainer import TrainConfig, train_on_cache
 
@@ -33,7 +38,7 @@ def model():
 @pytest.fixture(scope="module")
 def cache(model, tmp_path_factory):
     return cache_activations(
-        model, SITES, _corpus(), 6000, tmp_path_factory.mktemp("acts"), context=32, progress=False
+        model, SITES, _corpus(), 6000, tmp_path_factory.mktemp("acts"), window=32, progress=False
     )
 
 
@@ -49,16 +54,16 @@ def test_cache_rows_are_the_site_activations_without_the_first_position(model, c
 
 def test_cache_is_reused_and_resumes_after_an_interruption(model, cache, tmp_path):
     again = cache_activations(
-        model, SITES, _corpus(), 6000, cache.folder, context=32, progress=False
+        model, SITES, _corpus(), 6000, cache.folder, window=32, progress=False
     )
     assert again.meta["windows"] == cache.meta["windows"]  # nothing was recomputed
     with pytest.raises(RuntimeError, match="interrupted"):
         cache_activations(
-            model, SITES, _corpus(fail_after=150), 6000, tmp_path, context=32, progress=False
+            model, SITES, _corpus(fail_after=150), 6000, tmp_path, window=32, progress=False
         )
     partial = open_cache(tmp_path)
     assert 0 < partial.n_rows < 6000
-    resumed = cache_activations(model, SITES, _corpus(), 6000, tmp_path, context=32, progress=False)
+    resumed = cache_activations(model, SITES, _corpus(), 6000, tmp_path, window=32, progress=False)
     for site in SITES:
         np.testing.assert_array_equal(resumed.array(site), cache.array(site))
 
@@ -66,14 +71,14 @@ def test_cache_is_reused_and_resumes_after_an_interruption(model, cache, tmp_pat
 def test_cache_refuses_a_folder_holding_another_cache(model, cache):
     with pytest.raises(FileExistsError, match="different activation cache"):
         cache_activations(
-            model, SITES[:1], _corpus(), 6000, cache.folder, context=32, progress=False
+            model, SITES[:1], _corpus(), 6000, cache.folder, window=32, progress=False
         )
 
 
 def test_corpus_too_small_says_how_much_there_was(model, tmp_path):
     with pytest.raises(CorpusTooSmall, match=r"ran out after [\d,]+ usable tokens; 1,000,000"):
         cache_activations(
-            model, SITES[:1], _corpus(TEXTS[:10]), 1_000_000, tmp_path, context=32, progress=False
+            model, SITES[:1], _corpus(TEXTS[:10]), 1_000_000, tmp_path, window=32, progress=False
         )
 
 
@@ -91,7 +96,7 @@ def test_non_finite_activations_are_skipped_and_counted(tmp_path):
                 _corpus(texts),
                 100_000,
                 tmp_path,
-                context=16,
+                window=16,
                 batch_windows=2,
                 progress=False,
             )
@@ -137,8 +142,13 @@ class _Interrupting(ActivationCache):
         return super().read(site, rows)
 
 
-def test_interrupted_training_resumes_to_the_same_weights(cache, tmp_path):
+@pytest.mark.parametrize("arch", ["topk", "batchtopk", "jumprelu"])
+def test_interrupted_training_resumes_to_the_same_weights(cache, tmp_path, arch):
+    # batchtopk keeps its threshold average and jumprelu its log-thresholds outside the SAE's
+    # parameters: the checkpoint must carry both.
+    _Interrupting.reads = 0
     cfg = TrainConfig(
+        architecture=arch,
         d_sae=64,
         k=4,
         n_steps=60,
@@ -185,7 +195,7 @@ def test_train_sae_and_the_command_line(tmp_path, monkeypatch):
         out_dir=tmp_path / "one",
         n_tokens=2048,
         epochs=2,
-        context=32,
+        window=32,
         config=cfg,
         progress=False,
     )
@@ -218,8 +228,159 @@ def test_train_sae_and_the_command_line(tmp_path, monkeypatch):
     assert list((tmp_path / "cache" / "activations").iterdir())  # activations were cached
 
 
-def test_context_longer_than_the_model_is_refused(model, tmp_path):
+def test_window_longer_than_the_model_is_refused(model, tmp_path):
     with pytest.raises(
-        ValueError, match=r"context 128 must be between 2 and the model's context \(64\)"
+        ValueError, match=r"window 128 must be between 2 and the model's context \(64\)"
     ):
-        cache_activations(model, SITES, _corpus(), 1000, tmp_path, context=128, progress=False)
+        cache_activations(model, SITES, _corpus(), 1000, tmp_path, window=128, progress=False)
+
+
+def test_context_is_a_deprecated_spelling_of_window(model, tmp_path, monkeypatch):
+    from saewidgets.core import aliases
+
+    monkeypatch.setattr(aliases, "_warned", set())  # other tests may have used the old name
+    with pytest.warns(DeprecationWarning, match=r"cache_activations\(context=\.\.\.\).*window="):
+        old = cache_activations(
+            model, SITES[:1], _corpus(), 300, tmp_path / "a", context=16, progress=False
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # once per function, not per call
+        again = cache_activations(
+            model, SITES[:1], _corpus(), 300, tmp_path / "b", context=16, progress=False
+        )
+    new = cache_activations(
+        model, SITES[:1], _corpus(), 300, tmp_path / "c", window=16, progress=False
+    )
+    assert old.meta["context"] == again.meta["context"] == new.meta["context"] == 16
+    np.testing.assert_array_equal(old.array(SITES[0]), new.array(SITES[0]))
+    for fn in (cache_activations, sw.train_sae, sw.train_saes):
+        with pytest.raises(TypeError, match="both context= and window="):
+            fn(model, SITES, context=16, window=16)  # refused before any work
+
+
+# -- a new architecture is one class --------------------------------------------------------------
+
+
+class _ShrinkTraining(TrainingLoss):
+    """MSE plus a small L1 penalty on the features."""
+
+    def step(self, x, dead):
+        sae = self.sae
+        features = sae.arch.encode(sae, sae.center_input(x))
+        return StepResult.dense(sae, features, sparsity=1e-3 * features.sum(-1).mean())
+
+
+class _Shrink(Architecture):
+    """Soft thresholding: a feature is how far its pre-activation exceeds its own offset."""
+
+    name = "test_shrink"
+    feature_unit_parameters = ("b_enc", "offset")
+    training_loss = _ShrinkTraining
+
+    def parameter_shapes(self, d_in, d_sae, d_out):
+        return {"b_enc": (d_sae,), "offset": (d_sae,)}
+
+    def initial_parameters(self, d_in, d_sae, d_out, options):
+        return {"b_enc": torch.zeros(d_sae), "offset": torch.full((d_sae,), 0.05)}
+
+    def activate(self, sae, x, pre):
+        return torch.relu(pre - sae.offset)
+
+
+@pytest.fixture
+def shrink():
+    architectures.register(_Shrink)
+    yield architectures.get("test_shrink")
+    architectures.unregister("test_shrink")
+
+
+def _random_cache(folder, site="blocks.0.hook_resid_post", n=4096, d=8, seed=0):
+    """An activation cache holding sparse combinations of a few directions (no model)."""
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.relu(torch.randn(n, 24, generator=g) - 1.0)
+    rows = codes @ torch.randn(24, d, generator=g) + 0.5
+    folder.mkdir()
+    np.save(folder / f"{site}.npy", rows.numpy().astype(np.float16))
+    return ActivationCache(folder, {"sites": [site], "rows": n, "n_tokens": n})
+
+
+def test_a_new_architecture_is_one_class_plus_register(shrink, tmp_path):
+    assert "test_shrink" in architectures.names()
+    sae = sw.SAE(8, 16, "test_shrink", site="blocks.0.hook_resid_post", seed=0)
+    assert sae.arch is shrink and sae.architecture == "test_shrink"
+    assert [n for n, _ in sae.named_parameters()] == ["W_enc", "W_dec", "b_dec", "b_enc", "offset"]
+    x = torch.randn(5, 8)
+    pre = (x - sae.b_dec) @ sae.W_enc + sae.b_enc
+    torch.testing.assert_close(sae.encode(x), torch.relu(pre - 0.05))
+    torch.testing.assert_close(sae(x), sae.decode(sae.encode(x)))
+
+    # folding: the architecture's feature-unit parameters follow the features
+    with torch.no_grad():
+        sae.W_dec.mul_(torch.rand(16, 1) + 0.5)
+    scaled = sae(x).detach()
+    sae.fold_decoder_norm()
+    torch.testing.assert_close(sae(x), scaled, atol=1e-5, rtol=1e-4)
+    c = 3.0
+    trained_on_cx = sae(c * x).detach() / c
+    sae.fold_input_scale(c)
+    torch.testing.assert_close(sae(x), trained_on_cx, atol=1e-5, rtol=1e-4)
+
+    # the native format round-trips it; SAELens has no such architecture, so our name is written
+    sae.save(tmp_path / "saved")
+    cfg = json.loads((tmp_path / "saved" / "cfg.json").read_text())
+    assert cfg["architecture"] == "test_shrink" == cfg["saewidgets"]["architecture"]
+    loaded = sw.load_sae(tmp_path / "saved")
+    assert loaded.architecture == "test_shrink"
+    torch.testing.assert_close(loaded(x), sae(x))
+
+    # the trainer trains it through its TrainingLoss and saves a raw-scale SAE
+    cache = _random_cache(tmp_path / "acts")
+    cfg_train = TrainConfig(
+        architecture="test_shrink", d_sae=32, n_steps=60, batch_size=256, warmup_steps=5, lr=3e-3
+    )
+    result = train_on_cache(cache, cache.sites[0], tmp_path / "trained", cfg_train, progress=False)
+    h = result.history
+    assert h.fvu.iloc[-1] < 0.7 * h.fvu.iloc[0]
+    trained = sw.load_sae(tmp_path / "trained")
+    assert trained.architecture == "test_shrink"
+    rows = cache.read(cache.sites[0], np.arange(1000))
+    with torch.no_grad():
+        ev = 1 - float((rows - trained(rows)).pow(2).sum() / (rows - rows.mean(0)).pow(2).sum())
+    assert ev > 1 - h.fvu.iloc[-1] - 0.1  # the folded input scale keeps the training quality
+
+
+def test_the_registry_refuses_clearly(shrink, tmp_path):
+    with pytest.raises(sw.SAEConfigError, match="unknown architecture 'nope'; choose one of relu"):
+        architectures.get("nope")
+    with pytest.raises(sw.SAEConfigError, match="test_shrink.*already registered"):
+        architectures.register(type("Other", (_Shrink,), {}))
+    architectures.register(_Shrink)  # the same class again is a no-op
+    with pytest.raises(TypeError, match="needs an Architecture"):
+        architectures.register(object())
+    with pytest.raises(sw.SAEConfigError, match="has no name"):
+        architectures.register(type("Nameless", (Architecture,), {}))
+    sw.SAE(4, 8, "test_shrink").save(tmp_path / "s")
+    architectures.unregister("test_shrink")
+    with pytest.raises(sw.SAEFormatError, match="unknown architecture 'test_shrink'"):
+        sw.load_sae(tmp_path / "s")
+    architectures.register(_Shrink)
+
+
+def test_an_architecture_with_only_activate_trains_with_the_default_loss(tmp_path):
+    class Plain(Architecture):
+        name = "test_plain"
+
+        def activate(self, sae, x, pre):
+            return torch.relu(pre)
+
+    architectures.register(Plain)
+    try:
+        cache = _random_cache(tmp_path / "acts")
+        cfg = TrainConfig(
+            architecture="test_plain", d_sae=16, n_steps=30, batch_size=128, warmup_steps=2, lr=3e-3
+        )
+        result = train_on_cache(cache, cache.sites[0], tmp_path / "out", cfg, progress=False)
+        assert result.history.fvu.iloc[-1] < result.history.fvu.iloc[0]
+        assert sw.load_sae(tmp_path / "out").architecture == "test_plain"
+    finally:
+        architectures.unregister("test_plain")

@@ -1,14 +1,17 @@
-"""Sparse autoencoders: the module, file formats and loading."""
+"""Sparse autoencoders: the module, its architectures, file formats and loading."""
 
-from saewidgets.sae.formats import SAEFormatError, read_sparsity, save_native
+from saewidgets.sae import architectures
+from saewidgets.sae.errors import SAEConfigError, SAEFormatError
+from saewidgets.sae.formats import read_sparsity, save_native
 from saewidgets.sae.load import load_sae, load_saes, shipped_sites
-from saewidgets.sae.module import ARCHITECTURES, SAE, SAEConfigError
+from saewidgets.sae.module import ARCHITECTURES, SAE
 
 __all__ = [
     "ARCHITECTURES",
     "SAE",
     "SAEConfigError",
     "SAEFormatError",
+    "architectures",
     "load_sae",
     "load_saes",
     "read_sparsity",

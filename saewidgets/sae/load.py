@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from saewidgets.sae.formats import SAEFormatError, read_local
+from saewidgets.sae.errors import SAEFormatError
+from saewidgets.sae.formats import read_local
 from saewidgets.sae.module import SAE
 
 EMBEDDED = "embedded"

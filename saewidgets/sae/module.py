@@ -1,29 +1,32 @@
-"""The SAE module: one class, five encoder architectures, one decoder.
+"""The SAE module: one class, one decoder, the encoder of a registered architecture.
 
 Weights follow the SAELens layout so files round-trip without renaming:
-``W_enc [d_in, d_sae]``, ``b_enc [d_sae]``, ``W_dec [d_sae, d_out]``, ``b_dec [d_out]``; JumpReLU
-and BatchTopK (at inference) add ``threshold [d_sae]``; Gated replaces ``b_enc`` with
-``b_gate``, ``b_mag`` and ``r_mag``. ``d_out`` equals ``d_in`` for an SAE and differs for a
-transcoder (``site`` → ``site_out``).
+``W_enc [d_in, d_sae]``, ``W_dec [d_sae, d_out]``, ``b_dec [d_out]``, plus the parameters the
+architecture adds (``b_enc``; JumpReLU and BatchTopK ``threshold``; Gated ``b_gate``, ``b_mag``
+and ``r_mag`` instead of ``b_enc``; see ``sae/architectures/``). ``d_out`` equals ``d_in`` for
+an SAE and differs for a transcoder (``site`` → ``site_out``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from saewidgets.core.errors import SAEWidgetsError
+from saewidgets.sae import architectures
+from saewidgets.sae.architectures import Architecture
+from saewidgets.sae.errors import SAEConfigError
 
-ARCHITECTURES = ("relu", "topk", "batchtopk", "jumprelu", "gated")
+# The built-in architectures; `saewidgets.sae.architectures.names()` includes registered ones.
+ARCHITECTURES = architectures.BUILTIN
 NORMALIZATIONS = ("none", "constant_norm_rescale", "expected_average_only_in", "layer_norm")
 
-
-class SAEConfigError(SAEWidgetsError, ValueError):
-    """Parameters that do not describe a valid SAE."""
+__all__ = ["ARCHITECTURES", "NORMALIZATIONS", "SAE", "SAEConfigError"]
 
 
 class SAE(nn.Module):
@@ -32,15 +35,16 @@ class SAE(nn.Module):
     ``SAE(d_in, d_sae, architecture="topk", k=32, site="blocks.9.hook_resid_post")`` builds a
     freshly initialised one; `saewidgets.load_sae` reads one from disk or the hub.
 
-    Architecture parameters: ``k`` (topk, batchtopk), ``threshold`` (jumprelu initial value),
-    ``l1_coefficient`` (relu, gated; used in training only).
+    ``architecture`` is a registered name (`saewidgets.sae.architectures.names()`) or an
+    `Architecture` object. Architecture options: ``k`` (topk, batchtopk), ``threshold``
+    (jumprelu initial value), ``l1_coefficient`` (relu, gated; recorded from training).
     """
 
     def __init__(
         self,
         d_in: int,
         d_sae: int,
-        architecture: str = "topk",
+        architecture: str | Architecture = "topk",
         site: str | None = None,
         *,
         d_out: int | None = None,
@@ -60,17 +64,13 @@ class SAE(nn.Module):
         for label, value in (("d_in", d_in), ("d_sae", d_sae)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise SAEConfigError(f"{label} must be a positive integer, got {value!r}")
-        if architecture not in ARCHITECTURES:
-            raise SAEConfigError(
-                f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}"
-            )
-        if architecture in ("topk", "batchtopk"):
-            if k is None:
-                raise SAEConfigError(
-                    f"architecture {architecture!r} needs k (features kept per token)"
-                )
-            if not isinstance(k, int) or not 0 < k <= d_sae:
-                raise SAEConfigError(f"k must be an integer in 1..d_sae={d_sae}, got {k!r}")
+        arch = (
+            architecture
+            if isinstance(architecture, Architecture)
+            else architectures.get(architecture)
+        )
+        options = {"k": k, "threshold": threshold, "l1_coefficient": l1_coefficient}
+        arch.validate(d_sae, options)
         if normalize_activations not in NORMALIZATIONS:
             raise SAEConfigError(
                 f"normalize_activations {normalize_activations!r} is not one of {NORMALIZATIONS}"
@@ -82,7 +82,7 @@ class SAE(nn.Module):
             )
         d_out = d_in if d_out is None else d_out
         self.d_in, self.d_sae, self.d_out = d_in, d_sae, d_out
-        self.architecture = architecture
+        self.arch = arch
         self.site = site
         self.site_out = site_out
         self.k = k
@@ -109,19 +109,30 @@ class SAE(nn.Module):
         self.W_enc = nn.Parameter(w_enc.to(dtype))
         self.W_dec = nn.Parameter(w_dec.to(dtype))
         self.b_dec = nn.Parameter(torch.zeros(d_out, dtype=dtype))
-        if architecture == "gated":
-            self.b_gate = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
-            self.b_mag = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
-            self.r_mag = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
-        else:
-            self.b_enc = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
-        if architecture in ("jumprelu", "batchtopk"):
-            # batchtopk uses the threshold only once training has set it (inference mode).
-            self.threshold = nn.Parameter(torch.full((d_sae,), float(threshold), dtype=dtype))
+        expected = arch.parameter_shapes(d_in, d_sae, d_out)
+        initial = arch.initial_parameters(d_in, d_sae, d_out, options)
+        if set(initial) != set(expected) or set(expected) & {"W_enc", "W_dec", "b_dec"}:
+            raise SAEConfigError(
+                f"architecture {arch.name!r} initialises {sorted(initial)} but declares "
+                f"{sorted(expected)} (besides W_enc, W_dec, b_dec)"
+            )
+        for name, shape in expected.items():
+            value = initial[name]
+            if tuple(value.shape) != shape:
+                raise SAEConfigError(
+                    f"architecture {arch.name!r} initialises {name} with shape "
+                    f"{tuple(value.shape)}, declared {shape}"
+                )
+            setattr(self, name, nn.Parameter(value.to(dtype)))
         self.to(device)
         self.eval()  # an inference tool first; the trainer switches to train mode itself
 
     # -- description ----------------------------------------------------------
+
+    @property
+    def architecture(self) -> str:
+        """The architecture's registered name (``self.arch`` is the object)."""
+        return self.arch.name
 
     def extra_repr(self) -> str:
         parts = [f"d_in={self.d_in}", f"d_sae={self.d_sae}", f"architecture={self.architecture!r}"]
@@ -174,37 +185,22 @@ class SAE(nn.Module):
         std = x.std(dim=-1, keepdim=True).clamp_min(1e-5)
         return (x - mean) / std, lambda y: y * std + mean
 
-    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
-        """Encoder pre-activations (for gated: the gate's pre-activations)."""
-        if self.apply_b_dec_to_input:
-            x = x - self.b_dec
-        if self.architecture == "gated":
-            return x @ self.W_enc + self.b_gate
-        return x @ self.W_enc + self.b_enc
+    def center_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``x - b_dec`` where the SAE centres its input (``apply_b_dec_to_input``), else ``x``."""
+        return x - self.b_dec if self.apply_b_dec_to_input else x
 
-    def _activate(self, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-        arch = self.architecture
-        if arch == "relu":
-            return torch.relu(pre)
-        if arch == "batchtopk" and (self.training or not bool((self.threshold > 0).any())):
-            # Training, or no threshold calibrated yet: choose by rank. At inference a
-            # calibrated threshold makes each token independent of the rest of the batch.
-            return _batch_topk(pre, self.k) if self.training else _topk(pre, self.k)
-        if arch == "topk":
-            return _topk(pre, self.k)
-        if arch in ("jumprelu", "batchtopk"):
-            return torch.relu(pre) * (pre > self.threshold)
-        # gated: the gate decides which features fire, the magnitude path how strongly.
-        if self.apply_b_dec_to_input:
-            x = x - self.b_dec
-        magnitude = torch.relu(x @ (self.W_enc * torch.exp(self.r_mag)) + self.b_mag)
-        return magnitude * (pre > 0).to(magnitude.dtype)
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder pre-activations of (normalised) ``x`` (for gated: the gate's)."""
+        return self.arch.pre_activations(self, self.center_input(x))
+
+    def _encode_scaled(self, x: torch.Tensor) -> torch.Tensor:
+        return self.arch.encode(self, self.center_input(x))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Feature activations ``[..., d_sae]`` of input activations ``[..., d_in]``."""
         x = self._check_input(x)
         x, _ = self._scale(x)
-        return self._activate(x, self.pre_activations(x))
+        return self._encode_scaled(x)
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
         """Reconstruction ``[..., d_out]`` in the scaled space (see `forward` for the full path)."""
@@ -214,14 +210,13 @@ class SAE(nn.Module):
         """Reconstruct ``x`` (or, for a transcoder, predict the output site)."""
         x = self._check_input(x)
         scaled, unscale = self._scale(x)
-        features = self._activate(scaled, self.pre_activations(scaled))
-        return unscale(self.decode(features))
+        return unscale(self.decode(self._encode_scaled(scaled)))
 
     def encode_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features and reconstruction from one encoder pass."""
         x = self._check_input(x)
         scaled, unscale = self._scale(x)
-        features = self._activate(scaled, self.pre_activations(scaled))
+        features = self._encode_scaled(scaled)
         return features, unscale(self.decode(features))
 
     def reconstruction_error(
@@ -250,20 +245,18 @@ class SAE(nn.Module):
         Feature activations grow by each row's old norm, so the encoder is scaled to match.
         TopK selects by raw pre-activation, so folding would change its choices; it is refused.
         """
-        if self.architecture in ("topk", "batchtopk"):
-            raise SAEConfigError(
-                f"fold_decoder_norm would change which features a {self.architecture} SAE keeps"
-            )
         norms = self.W_dec.norm(dim=1).clamp_min(1e-8)
+        self.arch.fold_decoder_norm(self, norms)  # refuses before changing anything
         self.W_dec.div_(norms[:, None])
-        self.W_enc.mul_(norms[None, :])
-        if self.architecture == "gated":
-            self.b_gate.mul_(norms)
-            self.b_mag.mul_(norms)
-        else:
-            self.b_enc.mul_(norms)
-        if self.architecture == "jumprelu":
-            self.threshold.mul_(norms)
+        return self
+
+    @torch.no_grad()
+    def fold_input_scale(self, factor: float) -> SAE:
+        """Turn an SAE trained on ``factor · x`` into one that reads ``x`` directly.
+
+        Every bias and threshold divides by the factor; feature activations shrink by it, and
+        the reconstruction comes out in the raw scale."""
+        self.arch.fold_input_scale(self, float(factor))
         return self
 
     def config(self) -> dict[str, Any]:
@@ -284,31 +277,21 @@ class SAE(nn.Module):
 
     def save(
         self,
-        path,
+        path: str | os.PathLike,
         *,
         overwrite: bool = False,
         sparsity: torch.Tensor | None = None,
         dtype: torch.dtype | None = None,
-    ):
-        """Write the native format (SAELens's ``cfg.json`` + ``sae_weights.safetensors``)."""
-        from saewidgets.sae.formats import save_native
+    ) -> Path:
+        """Write the native format (SAELens's ``cfg.json`` + ``sae_weights.safetensors``);
+        see `saewidgets.sae.formats.native.save_native`."""
+        # The writer reads only this module's public attributes and does not import it. It is
+        # imported here, not at the top, because the formats package's readers build SAEs:
+        # loading them while this module is still being defined would fail.
+        from saewidgets.sae.formats.native import save_native
 
         return save_native(self, path, overwrite=overwrite, sparsity=sparsity, dtype=dtype)
 
 
 def _identity(y: torch.Tensor) -> torch.Tensor:
     return y
-
-
-def _topk(pre: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep each token's ``k`` largest pre-activations (ReLU'd), zero the rest."""
-    values, indices = torch.topk(pre, k, dim=-1)
-    return torch.zeros_like(pre).scatter_(-1, indices, torch.relu(values))
-
-
-def _batch_topk(pre: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the ``k × n_tokens`` largest positive pre-activations across the whole batch."""
-    flat = torch.relu(pre).reshape(-1)
-    n_keep = min(k * (flat.numel() // pre.shape[-1]), flat.numel())
-    values, indices = torch.topk(flat, n_keep)
-    return torch.zeros_like(flat).scatter_(0, indices, values).reshape(pre.shape)

@@ -1,11 +1,11 @@
 """Activations for training: collected once per (model, sites, corpus), cached on disk.
 
-`cache_activations` runs corpus windows through the model, reading every requested site in
-one forward pass that stops after the deepest one, drops the first position of each window
-(an attention sink with a huge norm) and BOS/pad tokens, and appends the rows to one
-memory-mapped float16 ``.npy`` file per site. It is resumable: an interrupted run continues
-where it stopped, and a finished cache is reused without running the model again.
-`ActivationCache.batches` streams shuffled batches from those files.
+`cache_activations` runs corpus windows (``window`` tokens each) through the model, reading
+every requested site in one forward pass that stops after the deepest one, drops the first
+position of each window (an attention sink with a huge norm) and BOS/pad tokens, and appends
+the rows to one memory-mapped float16 ``.npy`` file per site. It is resumable: an interrupted
+run continues where it stopped, and a finished cache is reused without running the model again.
+`ActivationCache.batch_indices` gives the shuffled batches (of rows) to read from them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from saewidgets.corpus import Corpus
+from saewidgets.core.aliases import renamed
+from saewidgets.corpus import Corpus, CorpusTooSmall
 from saewidgets.model.model import Model
 
 _FP16_MAX = 65504.0
@@ -59,7 +60,8 @@ class ActivationCache:
     def batch_indices(
         self, batch_size: int, seed: int = 0, block: int = 1 << 16
     ) -> Iterator[np.ndarray]:
-        """Endless shuffled row indices: blocks in random order, rows shuffled inside each block,
+        """Endless batches of ``batch_size`` shuffled row indices (rows = tokens): blocks of
+        ``block`` rows in random order, rows shuffled inside each block,
         a fresh order every epoch. Contiguous blocks keep reads from the memory map sequential
         enough to be fast; the order depends only on (seed, epoch)."""
         n = self.n_rows
@@ -91,6 +93,7 @@ def open_cache(folder: str | Path) -> ActivationCache:
     return ActivationCache(folder, json.loads(meta_path.read_text()))
 
 
+@renamed(context="window")
 def cache_activations(
     model: Model,
     sites: Sequence[str],
@@ -98,17 +101,22 @@ def cache_activations(
     n_tokens: int,
     folder: str | Path,
     *,
-    context: int = 128,
+    window: int = 128,
     batch_windows: int = 16,
     progress: bool = True,
 ) -> ActivationCache:
-    """Collect ``n_tokens`` activation rows per site into ``folder`` (resuming if possible)."""
+    """Collect ``n_tokens`` activation rows per site into ``folder`` (resuming if possible).
+
+    ``window`` is the length in tokens of each corpus window run through the model (at most
+    the model's context; ``context=`` is its deprecated name). ``batch_windows`` is the number
+    of windows per forward pass.
+    """
     sites = list(dict.fromkeys(sites))
     for site in sites:
         model.site(site)
-    if not 2 <= context <= model.context_length:
+    if not 2 <= window <= model.context_length:
         raise ValueError(
-            f"context {context} must be between 2 and the model's context ({model.context_length})"
+            f"window {window} must be between 2 and the model's context ({model.context_length})"
         )
     folder = Path(folder)
     identity = {
@@ -117,7 +125,7 @@ def cache_activations(
         "sites": sites,
         "corpus": corpus.name,
         "corpus_hash": corpus.fingerprint() or f"name:{corpus.name}",
-        "context": context,
+        "context": window,  # the on-disk name, kept so existing caches still match
         "n_tokens": int(n_tokens),
         "d": model.d_model,
     }
@@ -143,7 +151,7 @@ def cache_activations(
     if cache.complete:
         return cache
 
-    windows = corpus.windows(model.tokenizer, context)
+    windows = corpus.windows(model.tokenizer, window)
     for _ in range(meta["windows"]):  # windows already consumed before an interruption
         next(windows, None)
     bar = tqdm(
@@ -190,8 +198,6 @@ def cache_activations(
             stacklevel=2,
         )
     if not cache.complete:
-        from saewidgets.corpus import CorpusTooSmall
-
         raise CorpusTooSmall(
             f"{corpus.name} ran out after {meta['rows']:,} usable tokens; {int(n_tokens):,} "
             "were asked for"

@@ -8,12 +8,12 @@ EMBEDDED = {
     "sites": [f"blocks.{layer}.hook_resid_post" for layer in (3, 9, 15, 21, 27)],
     "n_tokens": 1_000_000,
     "epochs": 1.0,
-    "context": 128,
+    "window": 128,  # tokens per corpus window
     "config": TrainConfig(
         architecture="topk",
         d_sae=4608,  # 8 × d_model
         k=48,
-        batch_size=4096,
+        batch_size=4096,  # tokens per step
         warmup_steps=50,
         dead_after_tokens=1_000_000,
         checkpoint_every=100,

@@ -1,4 +1,9 @@
-"""Training SAEs on cached activations: TopK, BatchTopK, JumpReLU, ReLU+L1 and Gated.
+"""Training SAEs on cached activations, for every registered architecture.
+
+The trainer owns the data order, optimiser, schedule, dead-feature counts and checkpoints;
+each architecture's loss terms and training-only parts (AuxK, the JumpReLU straight-through
+estimators, the BatchTopK threshold) live in its module under ``saewidgets/sae/architectures/``
+and are reached through ``architecture.training(sae, cfg)``.
 
 Inputs are scaled so that ‖x‖ ≈ √d_in during training (one factor per site, estimated from the
 cache) and the factor is folded back into the weights when the SAE is saved, so the saved SAE
@@ -8,10 +13,12 @@ interrupted run resumes from the last one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,25 +26,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from saewidgets.sae.module import ARCHITECTURES, SAE, SAEConfigError
-from saewidgets.training.activations import ActivationCache
+from saewidgets.core.aliases import renamed
+from saewidgets.core.cache import cache_dir
+from saewidgets.corpus import Corpus
+from saewidgets.corpus import default as default_corpus
+from saewidgets.model.model import Model
+from saewidgets.sae import architectures
+from saewidgets.sae.architectures import TrainingLoss
+from saewidgets.sae.errors import SAEConfigError
+from saewidgets.sae.module import SAE
+from saewidgets.training.activations import ActivationCache, cache_activations
 
 CHECKPOINT = "checkpoint"
 
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a training run (saved beside the SAE as ``training.json``)."""
+    """Everything that decides a training run (saved beside the SAE as ``training.json``).
+
+    ``architecture`` is any registered name (`saewidgets.sae.architectures.names()`); the
+    coefficients below are read by the architectures that use them. ``batch_size`` is in
+    tokens (activation rows) per optimiser step.
+    """
 
     architecture: str = "topk"
     d_sae: int = 4608
-    k: int | None = 32
+    k: int | None = 32  # topk, batchtopk: features kept per token
     n_steps: int = 1000
-    batch_size: int = 4096
+    batch_size: int = 4096  # tokens (activation rows) per step
     lr: float | None = None  # default: 2e-4 · √(16384 / d_sae)
     warmup_steps: int = 50
     decay_fraction: float = 0.2  # linear decay to 0 over the last part of training
@@ -52,13 +71,7 @@ class TrainConfig:
     checkpoint_every: int = 200
 
     def validate(self) -> None:
-        if self.architecture not in ARCHITECTURES:
-            raise SAEConfigError(
-                f"unknown architecture {self.architecture!r}; "
-                f"choose one of {', '.join(ARCHITECTURES)}"
-            )
-        if self.architecture in ("topk", "batchtopk") and not self.k:
-            raise SAEConfigError(f"{self.architecture} training needs k")
+        architectures.get(self.architecture).check_training(self)  # unknown names list the known
         for name in ("d_sae", "n_steps", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -78,52 +91,7 @@ class TrainResult:
     config: TrainConfig = field(repr=False, default_factory=TrainConfig)
 
 
-# -- JumpReLU with straight-through threshold gradients -----------------------------------------
-
-
-def _rect(u: torch.Tensor) -> torch.Tensor:
-    return ((u > -0.5) & (u < 0.5)).to(u.dtype)
-
-
-class _JumpReLU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, pre, threshold, bandwidth):
-        ctx.save_for_backward(pre, threshold)
-        ctx.bandwidth = bandwidth
-        return pre * (pre > threshold)
-
-    @staticmethod
-    def backward(ctx, grad):
-        pre, threshold = ctx.saved_tensors
-        eps = ctx.bandwidth
-        grad_pre = grad * (pre > threshold)
-        # Pseudo-derivative: a rectangle kernel of width eps around the threshold.
-        grad_t = -(threshold / eps) * _rect((pre - threshold) / eps) * grad
-        return grad_pre, grad_t.sum(0) if grad_t.dim() > 1 else grad_t, None
-
-
-class _Step(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, pre, threshold, bandwidth):
-        ctx.save_for_backward(pre, threshold)
-        ctx.bandwidth = bandwidth
-        return (pre > threshold).to(pre.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        pre, threshold = ctx.saved_tensors
-        eps = ctx.bandwidth
-        grad_t = -(1.0 / eps) * _rect((pre - threshold) / eps) * grad
-        return None, grad_t.sum(0) if grad_t.dim() > 1 else grad_t, None
-
-
-# -- one training step per architecture ------------------------------------------------------------
-
-
-def _sparse_decode(sae: SAE, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    # embedding_bag sums k decoder rows per token weighted by the activations: the cost is
-    # O(batch · k · d) instead of a dense O(batch · d_sae · d) matmul, forwards and backwards.
-    return F.embedding_bag(indices, sae.W_dec, per_sample_weights=values, mode="sum") + sae.b_dec
+# -- one training step: the architecture's loss terms plus what every architecture shares ----------
 
 
 def _fvu(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
@@ -137,113 +105,41 @@ class _Stepper:
     def __init__(self, sae: SAE, cfg: TrainConfig) -> None:
         self.sae, self.cfg = sae, cfg
         self.tokens_since_fired = torch.zeros(sae.d_sae, device=sae.device)
-        self.topk_threshold = torch.zeros((), device=sae.device)  # batchtopk: EMA of the cut
-        if cfg.architecture == "jumprelu":
-            self.log_threshold = torch.nn.Parameter(
-                torch.full((sae.d_sae,), math.log(cfg.jumprelu_init_threshold), device=sae.device)
+        self.rule: TrainingLoss = sae.arch.training(sae, cfg)
+        if self.rule.reconstruction not in ("mse", "fvu"):
+            raise SAEConfigError(
+                f"architecture {sae.architecture!r} asks for reconstruction loss "
+                f"{self.rule.reconstruction!r}; the trainer knows 'mse' and 'fvu'"
             )
 
     def extra_parameters(self) -> list[torch.nn.Parameter]:
-        return [self.log_threshold] if self.cfg.architecture == "jumprelu" else []
+        return self.rule.parameters()
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        sae, cfg, arch = self.sae, self.cfg, self.cfg.architecture
-        pre = sae.pre_activations(x)
-        aux = torch.zeros((), device=x.device)
-        sparsity = torch.zeros((), device=x.device)
-        if arch in ("topk", "batchtopk"):
-            if arch == "topk":
-                values, indices = torch.topk(pre, cfg.k, dim=-1)
-                values = torch.relu(values)
-            else:
-                flat = torch.relu(pre).flatten()
-                kept, where = torch.topk(flat, cfg.k * x.shape[0])
-                cut = kept[-1].detach()
-                self.topk_threshold = (
-                    0.99 * self.topk_threshold + 0.01 * cut if self.topk_threshold > 0 else cut
-                )
-                mask = torch.zeros_like(flat).scatter_(0, where, 1.0).view_as(pre)
-                dense = torch.relu(pre) * mask
-                values, indices = torch.topk(dense, min(sae.d_sae, 4 * cfg.k), dim=-1)
-            recon = _sparse_decode(sae, values, indices)
-            fired = torch.zeros(sae.d_sae, dtype=torch.bool, device=x.device)
-            fired[indices[values > 0]] = True
-            l0 = float((values > 0).sum(-1).float().mean())
-            aux = self._aux_k(x, recon, pre)
-        elif arch == "jumprelu":
-            threshold = self.log_threshold.exp()
-            features = _JumpReLU.apply(pre, threshold, cfg.jumprelu_bandwidth)
-            recon = features @ sae.W_dec + sae.b_dec
-            l0_soft = _Step.apply(pre, threshold, cfg.jumprelu_bandwidth).sum(-1).mean()
-            sparsity = cfg.l0_coefficient * l0_soft
-            fired = (features > 0).any(0)
-            l0 = float((features > 0).sum(-1).float().mean())
-        elif arch == "relu":
-            features = torch.relu(pre)
-            recon = features @ sae.W_dec + sae.b_dec
-            sparsity = (
-                cfg.l1_coefficient * (features * sae.W_dec.norm(dim=1)).sum(-1).mean() / x.shape[-1]
-            )
-            fired = (features > 0).any(0)
-            l0 = float((features > 0).sum(-1).float().mean())
-        else:  # gated
-            xc = x - sae.b_dec if sae.apply_b_dec_to_input else x
-            magnitude = torch.relu(xc @ (sae.W_enc * torch.exp(sae.r_mag)) + sae.b_mag)
-            features = magnitude * (pre > 0)
-            recon = features @ sae.W_dec + sae.b_dec
-            gate = torch.relu(pre)
-            sparsity = (
-                cfg.l1_coefficient
-                * (gate * sae.W_dec.norm(dim=1).detach()).sum(-1).mean()
-                / x.shape[-1]
-            )
-            # The gate path must reconstruct on its own through a frozen decoder.
-            aux_recon = gate @ sae.W_dec.detach() + sae.b_dec.detach()
-            aux = (x - aux_recon).pow(2).sum(-1).mean() / x.shape[-1]
-            fired = (features > 0).any(0)
-            l0 = float((features > 0).sum(-1).float().mean())
-        fvu = _fvu(x, recon)
-        mse = (x - recon).pow(2).sum(-1).mean() / x.shape[-1]
-        loss = (fvu if arch in ("topk", "batchtopk") else mse) + sparsity + aux
+        cfg = self.cfg
+        dead = self.tokens_since_fired >= cfg.dead_after_tokens
+        out = self.rule.step(x, dead)
+        fvu = _fvu(x, out.recon)
+        mse = (x - out.recon).pow(2).sum(-1).mean() / x.shape[-1]
+        loss = (fvu if self.rule.reconstruction == "fvu" else mse) + out.sparsity + out.aux
         self.tokens_since_fired += x.shape[0]
-        self.tokens_since_fired[fired] = 0
+        self.tokens_since_fired[out.fired] = 0
         stats = {
             "loss": float(loss.detach()),
             "fvu": float(fvu.detach()),
-            "l0": l0,
-            "aux": float(aux.detach()),
+            "l0": out.l0,
+            "aux": float(out.aux.detach()),
             "dead": float((self.tokens_since_fired >= cfg.dead_after_tokens).float().mean()),
         }
         return loss, stats
 
-    def _aux_k(self, x, recon, pre) -> torch.Tensor:
-        # AuxK: dead latents try to explain what the live ones missed, which revives them.
-        dead = self.tokens_since_fired >= self.cfg.dead_after_tokens
-        n_dead = int(dead.sum())
-        if n_dead == 0 or self.cfg.aux_k_coefficient == 0:
-            return torch.zeros((), device=x.device)
-        k_aux = min(self.cfg.aux_k or x.shape[-1] // 2, n_dead)
-        residual = (x - recon).detach()
-        values, indices = torch.topk(pre.masked_fill(~dead, float("-inf")), k_aux, dim=-1)
-        aux_recon = F.embedding_bag(
-            indices, self.sae.W_dec, per_sample_weights=torch.relu(values), mode="sum"
-        )
-        aux = (residual - aux_recon).pow(2).sum() / (residual - residual.mean(0)).pow(
-            2
-        ).sum().clamp_min(1e-12)
-        return self.cfg.aux_k_coefficient * torch.nan_to_num(aux, nan=0.0)
-
     @torch.no_grad()
     def after_step(self) -> None:
-        if self.cfg.architecture in ("topk", "batchtopk"):
-            self.sae.normalize_decoder()
+        self.rule.after_step()
 
     def finish(self) -> None:
         with torch.no_grad():
-            if self.cfg.architecture == "jumprelu":
-                self.sae.threshold.copy_(self.log_threshold.exp())
-            elif self.cfg.architecture == "batchtopk":
-                self.sae.threshold.fill_(float(self.topk_threshold))
+            self.rule.finish()
 
 
 # -- schedule, scaling, checkpoints ---------------------------------------------------------------
@@ -266,15 +162,9 @@ def estimate_scaling_factor(cache: ActivationCache, site: str, n_rows: int = 20_
 
 
 def fold_input_scaling(sae: SAE, factor: float) -> SAE:
-    """Turn an SAE trained on ``factor · x`` into one that reads ``x`` directly.
-
-    Every bias and threshold divides by the factor; feature activations shrink by it, and the
-    reconstruction comes out in the raw scale."""
-    with torch.no_grad():
-        for name in ("b_enc", "b_dec", "threshold", "b_gate", "b_mag"):
-            if hasattr(sae, name):
-                getattr(sae, name).div_(factor)
-    return sae
+    """Turn an SAE trained on ``factor · x`` into one that reads ``x`` directly
+    (`SAE.fold_input_scale`; the architecture knows which tensors divide by the factor)."""
+    return sae.fold_input_scale(factor)
 
 
 def _save_checkpoint(
@@ -294,7 +184,8 @@ def _save_checkpoint(
             if key in state:
                 tensors[f"adam.{i}.{key}"] = state[key].detach().cpu().contiguous()
     tensors["tokens_since_fired"] = stepper.tokens_since_fired.cpu()
-    tensors["topk_threshold"] = stepper.topk_threshold.reshape(1).cpu()
+    for name, value in stepper.rule.state().items():
+        tensors[f"state.{name}"] = value.detach().cpu().contiguous()
     save_file(tensors, str(tmp / "state.safetensors"))
     adam_steps = [int(optimizer.state[p]["step"]) if p in optimizer.state else 0 for p in params]
     (tmp / "state.json").write_text(json.dumps({"step": step, "adam_steps": adam_steps, **extra}))
@@ -320,7 +211,9 @@ def _load_checkpoint(folder: Path, sae: SAE, stepper: _Stepper, optimizer) -> di
                 "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(p.device),
             }
     stepper.tokens_since_fired.copy_(tensors["tokens_since_fired"])
-    stepper.topk_threshold = tensors["topk_threshold"][0].to(sae.device)
+    stepper.rule.load_state(
+        {k.removeprefix("state."): v for k, v in tensors.items() if k.startswith("state.")}
+    )
     return meta
 
 
@@ -339,7 +232,11 @@ def train_on_cache(
     save_dtype: torch.dtype = torch.float32,
     model_name: str | None = None,
 ) -> TrainResult:
-    """Train one SAE for ``site`` on cached activations and save it to ``out_dir``."""
+    """Train one SAE for ``site`` on cached activations and save it to ``out_dir``.
+
+    Each step reads ``config.batch_size`` rows (tokens) of the cache; an interrupted run
+    resumes from ``out_dir/checkpoint``. ``save_dtype=torch.int8`` writes the int8
+    per-feature storage of the shipped SAEs."""
     cfg = config or TrainConfig()
     cfg.validate()
     out = Path(out_dir)
@@ -358,15 +255,15 @@ def train_on_cache(
 
     factor = estimate_scaling_factor(cache, site)
     d_in = cache.array(site).shape[1]
+    arch = architectures.get(cfg.architecture)
     sae = SAE(
         d_in,
         cfg.d_sae,
-        cfg.architecture,
+        arch,
         site=site,
-        k=cfg.k if cfg.architecture in ("topk", "batchtopk") else None,
-        l1_coefficient=cfg.l1_coefficient if cfg.architecture in ("relu", "gated") else None,
         seed=cfg.seed,
         device=device,
+        **arch.training_options(cfg),
     )
     sae.train()
     stepper = _Stepper(sae, cfg)
@@ -430,12 +327,10 @@ def train_on_cache(
     finally:
         bar.close()
     if skipped:
-        import warnings
-
         warnings.warn(f"skipped {skipped} batches with non-finite activations", stacklevel=2)
     stepper.finish()
     sae.eval()
-    fold_input_scaling(sae, factor)
+    sae.fold_input_scale(factor)
     sae.metadata["model_name"] = model_name
     sae.save(out, overwrite=True, dtype=save_dtype)
     frame = pd.DataFrame(history)
@@ -461,43 +356,39 @@ def train_on_cache(
 # -- the public entry points ----------------------------------------------------------------------
 
 
-def _default_cache_folder(model, sites: list[str], corpus, n_tokens: int, context: int) -> Path:
-    import hashlib
-
-    from saewidgets.core.cache import cache_dir
-
+def _default_cache_folder(
+    model: Model, sites: list[str], corpus: Corpus, n_tokens: int, window: int
+) -> Path:
     # Content hashes, not names: two corpora (or checkpoints) may share a name.
     corpus_key = corpus.fingerprint() or f"name:{corpus.name}"  # see Corpus on identities
-    key = json.dumps([model.fingerprint(), sorted(sites), corpus_key, n_tokens, context])
+    key = json.dumps([model.fingerprint(), sorted(sites), corpus_key, n_tokens, window])
     return cache_dir("activations", hashlib.blake2b(key.encode(), digest_size=8).hexdigest())
 
 
-def _prepare(model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress):
-    from saewidgets.corpus import default
-    from saewidgets.training.activations import cache_activations
-
-    corpus = corpus if corpus is not None else default().split("train")
+def _prepare(model, sites, corpus, n_tokens, epochs, window, config, cache_folder, progress):
+    corpus = corpus if corpus is not None else default_corpus().split("train")
     cfg = replace(
         config or TrainConfig(),
         n_steps=max(1, int(n_tokens * epochs) // (config or TrainConfig()).batch_size),
     )
     cfg.validate()
-    folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, context)
+    folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, window)
     cache = cache_activations(
-        model, sites, corpus, n_tokens, folder, context=context, progress=progress
+        model, sites, corpus, n_tokens, folder, window=window, progress=progress
     )
     return cache, cfg
 
 
+@renamed(context="window")
 def train_saes(
-    model,
+    model: Model,
     sites: list[str],
-    corpus=None,
+    corpus: Corpus | None = None,
     *,
     out_dir: str | Path,
     n_tokens: int = 2_000_000,
     epochs: float = 1.0,
-    context: int = 128,
+    window: int = 128,
     config: TrainConfig | None = None,
     cache_folder: str | Path | None = None,
     overwrite: bool = False,
@@ -511,11 +402,14 @@ def train_saes(
     ``corpus`` defaults to the training split of the offline default corpus. Each SAE goes to
     ``out_dir/<site>/`` in the native format. Activations are cached in the user cache (or
     ``cache_folder``), so training again with other settings does not run the model again.
-    The number of steps is ``n_tokens × epochs / batch_size``. ``site_overrides`` changes
-    settings for some sites (``{site: {"k": 64}}``); the others use ``config``.
+    ``n_tokens`` counts activation rows (tokens) per site, ``window`` is the length in tokens
+    of the corpus windows run through the model (``context=`` is its deprecated name). The
+    number of steps is ``n_tokens × epochs / config.batch_size`` (batch_size: tokens per
+    step). ``site_overrides`` changes settings for some sites (``{site: {"k": 64}}``); the
+    others use ``config``.
     """
     cache, cfg = _prepare(
-        model, sites, corpus, n_tokens, epochs, context, config, cache_folder, progress
+        model, sites, corpus, n_tokens, epochs, window, config, cache_folder, progress
     )
     overrides = dict(site_overrides or {})
     unknown = set(overrides) - set(sites)
@@ -537,15 +431,16 @@ def train_saes(
     }
 
 
+@renamed(context="window")
 def train_sae(
-    model,
+    model: Model,
     site: str,
-    corpus=None,
+    corpus: Corpus | None = None,
     *,
     out_dir: str | Path,
     n_tokens: int = 2_000_000,
     epochs: float = 1.0,
-    context: int = 128,
+    window: int = 128,
     config: TrainConfig | None = None,
     cache_folder: str | Path | None = None,
     overwrite: bool = False,
@@ -553,9 +448,10 @@ def train_sae(
     progress: bool = True,
     save_dtype: torch.dtype = torch.float32,
 ) -> TrainResult:
-    """Train one SAE for ``site`` into ``out_dir`` (see `train_saes`)."""
+    """Train one SAE for ``site`` into ``out_dir`` (see `train_saes` for ``window``,
+    ``n_tokens`` and the batch size's unit)."""
     cache, cfg = _prepare(
-        model, [site], corpus, n_tokens, epochs, context, config, cache_folder, progress
+        model, [site], corpus, n_tokens, epochs, window, config, cache_folder, progress
     )
     return train_on_cache(
         cache,
