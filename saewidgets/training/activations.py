@@ -129,24 +129,11 @@ def cache_activations(
         "n_tokens": int(n_tokens),
         "d": model.d_model,
     }
-    meta = {**identity, "rows": 0, "windows": 0, "skipped_batches": 0, "nonfinite_rows": 0}
-    if (folder / META).is_file():
-        old = json.loads((folder / META).read_text())
-        if {k: old.get(k) for k in identity} == identity:
-            meta = old
-        else:
-            raise FileExistsError(
-                f"{folder} holds a different activation cache ({old.get('model')}, "
-                f"{old.get('sites')}, {old.get('corpus')}); choose another folder or delete it"
-            )
+    meta = _resume_meta(folder, identity)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for site in sites:
-        path = _site_file(folder, site)
-        mode = "r+" if path.is_file() else "w+"
-        arrays[site] = np.lib.format.open_memmap(
-            path, mode=mode, dtype=np.float16, shape=(int(n_tokens), model.d_model)
-        )
+    arrays = {
+        site: _open_site(_site_file(folder, site), int(n_tokens), model.d_model) for site in sites
+    }
     cache = ActivationCache(folder, meta)
     if cache.complete:
         return cache
@@ -166,20 +153,12 @@ def cache_activations(
             batch = [w for _, w in zip(range(batch_windows), windows, strict=False)]
             if not batch:
                 break
-            ids = torch.from_numpy(np.stack(batch))
-            acts = model.read_sites(ids, torch.ones_like(ids), sites)
-            keep = model.content_mask(ids)
-            rows = {s: acts[s][keep].float() for s in sites}
-            finite = all(
-                bool(torch.isfinite(r).all()) and float(r.abs().max()) < _FP16_MAX
-                for r in rows.values()
-            )
+            rows = _content_rows(model, batch, sites)
             meta["windows"] += len(batch)
-            if not finite:
+            bad = _bad_rows(rows)
+            if bad is not None:
                 meta["skipped_batches"] += 1
-                meta["nonfinite_rows"] += int(
-                    sum((~torch.isfinite(r)).any(-1).sum() for r in rows.values())
-                )
+                meta["nonfinite_rows"] += bad
                 continue
             take = min(len(next(iter(rows.values()))), int(n_tokens) - meta["rows"])
             for s in sites:
@@ -203,6 +182,42 @@ def cache_activations(
             "were asked for"
         )
     return cache
+
+
+def _resume_meta(folder: Path, identity: dict) -> dict:
+    """The saved progress of a cache with this identity, or a fresh start; another cache in the
+    folder is an error (never overwritten)."""
+    if not (folder / META).is_file():
+        return {**identity, "rows": 0, "windows": 0, "skipped_batches": 0, "nonfinite_rows": 0}
+    old = json.loads((folder / META).read_text())
+    if {k: old.get(k) for k in identity} != identity:
+        raise FileExistsError(
+            f"{folder} holds a different activation cache ({old.get('model')}, "
+            f"{old.get('sites')}, {old.get('corpus')}); choose another folder or delete it"
+        )
+    return old
+
+
+def _open_site(path: Path, n_rows: int, d: int) -> np.ndarray:
+    mode = "r+" if path.is_file() else "w+"
+    return np.lib.format.open_memmap(path, mode=mode, dtype=np.float16, shape=(n_rows, d))
+
+
+def _content_rows(model: Model, batch: list, sites: list[str]) -> dict[str, torch.Tensor]:
+    """Activations at every site for the positions training uses (see `Model.content_mask`)."""
+    ids = torch.from_numpy(np.stack(batch))
+    acts = model.read_sites(ids, torch.ones_like(ids), sites)
+    keep = model.content_mask(ids)
+    return {s: acts[s][keep].float() for s in sites}
+
+
+def _bad_rows(rows: dict[str, torch.Tensor]) -> int | None:
+    """None when every row is finite and fits float16; else how many rows are non-finite."""
+    if all(
+        bool(torch.isfinite(r).all()) and float(r.abs().max()) < _FP16_MAX for r in rows.values()
+    ):
+        return None
+    return int(sum((~torch.isfinite(r)).any(-1).sum() for r in rows.values()))
 
 
 def _flush(folder: Path, arrays: dict, meta: dict) -> None:

@@ -220,6 +220,31 @@ def _load_checkpoint(folder: Path, sae: SAE, stepper: _Stepper, optimizer) -> di
 # -- the training loop -----------------------------------------------------------------------------
 
 
+def _prepare_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse to clobber a trained SAE or a foreign folder unless asked; a checkpoint resumes."""
+    if (out / "cfg.json").is_file():
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} already holds a trained SAE; pass overwrite=True to retrain"
+            )
+        shutil.rmtree(out)
+    elif out.exists() and any(out.iterdir()) and not (out / CHECKPOINT).is_dir() and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True to use it")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _step(stepper: _Stepper, optimizer, x: torch.Tensor, lr: float) -> dict:
+    """One optimiser step at learning rate ``lr``; returns the step's statistics."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss, stats = stepper.loss(x)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    stepper.after_step()
+    return stats
+
+
 def train_on_cache(
     cache: ActivationCache,
     site: str,
@@ -241,15 +266,7 @@ def train_on_cache(
     cfg.validate()
     out = Path(out_dir)
     ckpt = out / CHECKPOINT
-    if (out / "cfg.json").is_file():
-        if not overwrite:
-            raise FileExistsError(
-                f"{out} already holds a trained SAE; pass overwrite=True to retrain"
-            )
-        shutil.rmtree(out)
-    elif out.exists() and any(out.iterdir()) and not ckpt.is_dir() and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True to use it")
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare_out_dir(out, overwrite)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
 
@@ -295,13 +312,7 @@ def train_on_cache(
                 skipped += 1
                 continue
             t0 = time.perf_counter()
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.learning_rate() * _lr_factor(step, cfg)
-            loss, stats = stepper.loss(x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            stepper.after_step()
+            stats = _step(stepper, optimizer, x, cfg.learning_rate() * _lr_factor(step, cfg))
             train_seconds += time.perf_counter() - t0
             trained_tokens += x.shape[0]
             if step % 10 == 0 or step == cfg.n_steps - 1:
