@@ -12,11 +12,13 @@ from saewidgets import corpus
 from saewidgets.analysis.attribution import (
     AttributionError,
     AttributionGraph,
+    GraphFormatError,
+    ReplacementContext,
     TargetError,
     attribute,
     attribution_memory,
+    load_graph,
 )
-from saewidgets.analysis.attribution.neuronpedia import GraphFormatError, load_graph
 from saewidgets.analysis.evaluate import EvalReport, evaluate, evaluate_many
 from saewidgets.analysis.labels import Labels, auto_labels, explain_with
 from saewidgets.analysis.stats import FeatureStats, StatsMismatch, feature_stats
@@ -62,6 +64,7 @@ __all__ = [
     "Model",
     "ModelLoadError",
     "RemoteUnavailable",
+    "ReplacementContext",
     "SAEConfigError",
     "SAEFormatError",
     "SAEWidgetsError",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +14,7 @@ import torch
 from tiny import tiny_model
 
 import saewidgets as sw
-from saewidgets.analysis.attribution.neuronpedia import cantor
+from saewidgets.analysis.attribution.graph_json import cantor
 
 PROMPT = "the cat sat on it"
 
@@ -87,8 +90,8 @@ def test_free_mode_equals_a_hand_made_edit(tiny_graph):
     node = graph.nodes[graph.mask("feature")].sort_values("influence").iloc[0]
     r = graph.intervene([node["node_id"]], -1.0, mode="free")
     # the same edit by hand: subtract 2 × activation × decoder row at the node's site and token
-    k, i = graph._ctx.feature_ref[node["node_id"]]
-    vec = graph._ctx.sites[k].write_vecs[i]
+    site, pos, vec = graph.context.write_vector(graph, node["node_id"])
+    assert (site, pos) == (node["site"], int(node["pos"]))
     layer = model.module(model.site(node["site"]).module)
 
     def hook(module, args, out):
@@ -359,8 +362,8 @@ def test_loads_a_circuit_tracer_style_graph():
 def test_bad_input_is_explained(tiny_graph):
     model, g = tiny_graph
     saes = _saes()
-    with pytest.raises(sw.AttributionError, match=r"max_prompt_tokens=4.*GiB"):
-        sw.attribute(model, PROMPT, saes, max_prompt_tokens=4, progress=False)
+    with pytest.raises(sw.AttributionError, match=r"window=4.*GiB"):
+        sw.attribute(model, PROMPT, saes, window=4, progress=False)
     with pytest.raises(sw.TargetError, match="not one"):
         sw.attribute(model, PROMPT, saes, target="xyz", progress=False)
     with pytest.raises(sw.TargetError, match="out of range"):
@@ -402,3 +405,78 @@ def test_embedded_model_graph(embedded_model):
     _check_columns(g, sources[:3] + sources[-2:])
     r = g.intervene(by_stream["node_id"].tolist()[-1:], 0.0, mode="free")
     assert np.isfinite(r.targets["actual"]).all()
+
+
+def test_graph_is_plain_data_and_the_context_is_separate(tiny_graph, tmp_path):
+    model, g = tiny_graph
+    # graph.py imports neither torch nor the live side; the JSON format imports the graph
+    tree = ast.parse(Path(sw.AttributionGraph.__module__.replace(".", "/") + ".py").read_text())
+    imported = {
+        a.name if isinstance(n, ast.Import) else n.module or ""
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
+    assert not {m for m in imported if m.split(".")[0] == "torch"}
+    assert not {m for m in imported if m.rsplit(".", 1)[-1] in ("engine", "replacement")}
+    ctx = g.context
+    assert isinstance(ctx, sw.ReplacementContext) and ctx.model is model
+    assert (
+        ctx.tokens == g.tokens and [d.write.name for d in ctx.dictionaries] == g.metadata["sites"]
+    )
+    pruned = g.prune(0.5, 0.9)
+    assert pruned.context is ctx  # a handle: pruned graphs share it
+    assert "context" not in json.dumps(g.to_json(node_threshold=None))
+    # the context runs interventions on its graph, and on the same graph saved and loaded back
+    node = g.nodes[g.mask("feature")].sort_values("influence")["node_id"].iloc[0]
+    direct = g.intervene([node], 0.0, mode="direct")
+    same = ctx.intervene(g, [node], 0.0, mode="direct")
+    pd.testing.assert_frame_equal(direct.targets, same.targets)
+    loaded = sw.load_graph(g.to_json(tmp_path / "g.json", node_threshold=None))
+    assert loaded.context is None
+    with pytest.raises(ValueError, match="loaded from a file"):
+        loaded.intervene([node])
+    again = ctx.intervene(loaded, [node], 0.0, mode="direct")
+    np.testing.assert_allclose(again.targets["actual"], direct.targets["actual"], atol=1e-6)
+    view = sw.GraphView(loaded, context=ctx)
+    assert view._can_intervene and view.context is ctx
+    assert sw.GraphView(g).context is ctx and not sw.GraphView(loaded)._can_intervene
+    # a context of another prompt is refused with the reason
+    other = sw.attribute(model, "a dog ran", _saes(), max_feature_nodes=20, progress=False)
+    with pytest.raises(sw.SAEWidgetsError, match="built for the prompt"):
+        other.context.intervene(g, [node])
+    with pytest.raises(ValueError, match="built for the prompt"):
+        sw.GraphView(g, context=other.context)
+    with pytest.raises(TypeError, match="ReplacementContext"):
+        sw.GraphView(g, context=model)
+    # same prompt, another budget: its error nodes hold other features, so it is refused too
+    small = sw.attribute(model, PROMPT, _saes(), max_feature_nodes=20, progress=False)
+    with pytest.raises(sw.SAEWidgetsError, match="max_feature_nodes"):
+        small.context.intervene(g, [node])
+
+
+def test_window_renames_max_prompt_tokens(tiny_graph, monkeypatch):
+    from saewidgets.core import aliases
+
+    model, _ = tiny_graph
+    monkeypatch.setattr(aliases, "_warned", set())
+    saes = _saes()
+    with pytest.warns(DeprecationWarning, match="max_prompt_tokens"):
+        with pytest.raises(sw.AttributionError, match=r"window=4"):
+            sw.attribute(model, PROMPT, saes, max_prompt_tokens=4, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the old name works, and warns only once
+        g = sw.attribute(
+            model, PROMPT, saes, max_prompt_tokens=32, max_feature_nodes=5, progress=False
+        )
+    assert len(g.tokens) <= 32 and g.context is not None
+    with pytest.raises(TypeError, match="only window="):
+        sw.attribute(model, PROMPT, saes, max_prompt_tokens=8, window=8, progress=False)
+    with pytest.warns(DeprecationWarning, match="n_tokens"):
+        old = sw.attribution_memory(model, n_tokens=24, n_sites=3)
+    assert (
+        old
+        == sw.attribution_memory(model, 24, n_sites=3)
+        == sw.attribution_memory(model, window=24, n_sites=3)
+    )
+    assert "24 tokens" in old

@@ -33,7 +33,7 @@ def setup():
         saes.append(sae)
     graph = sw.attribute(model, PROMPT, saes, progress=False)
     stats = feature_stats(
-        model, saes[1], CORPUS, n_tokens=1500, context=32, cache=False, progress=False
+        model, saes[1], CORPUS, n_tokens=1500, window=32, cache=False, progress=False
     )
     return model, saes, graph, stats
 
@@ -102,7 +102,8 @@ def test_exported_graph_page(setup, tmp_path, chromium):
     path = tmp_path / "graph.html"
     view.to_html(path)
     b = chromium
-    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    page = b.new_page()
+    page.set_viewport_size({"width": 1400, "height": 1000})
     watch = PageWatch(page)
     page.goto(path.as_uri())
     root = page.locator(".saew-graph[data-ready='true']")
@@ -158,7 +159,8 @@ def test_large_graph_renders(setup, tmp_path, chromium):
     path = tmp_path / "big.html"
     view.to_html(path)
     b = chromium
-    page = b.new_page(viewport={"width": 1400, "height": 1000})
+    page = b.new_page()
+    page.set_viewport_size({"width": 1400, "height": 1000})
     watch = PageWatch(page)
     page.goto(path.as_uri())
     count = page.locator(".saew-graph-count")
@@ -174,3 +176,22 @@ def test_ranks_follow_the_target_picker(setup):
     targets = view._graph["targets"]
     np.testing.assert_allclose(ranks[1], graph.ranks(targets[0]), rtol=1e-6, atol=1e-7)
     assert not np.allclose(ranks[1], ranks[2])  # each target has its own ranking
+
+
+def test_loaded_graph_with_an_explicit_context(setup):
+    """A saved graph has no live model; given its context, the view intervenes again."""
+    _model, _saes, graph, _stats = setup
+    loaded = sw.load_graph(graph.to_json(node_threshold=None))
+    node = _top_feature(graph, _saes[1].site)
+    plain = sw.GraphView(loaded)
+    assert not plain._can_intervene and plain.context is None
+    with pytest.raises(ValueError, match="loaded from a file"):
+        plain.intervene([node])
+    assert "loaded from a file" in plain._error
+    live = sw.GraphView(loaded, context=graph.context)
+    assert live._can_intervene and live.context is graph.context
+    result = live.intervene([node], 0.0, mode="direct")
+    assert result.targets["actual"].tolist() == pytest.approx(
+        graph.intervene([node], 0.0, mode="direct").targets["actual"].tolist()
+    )
+    assert live._intervention["run"] == 1 and live.subgraph().context is None

@@ -8,7 +8,8 @@ import threading
 import numpy as np
 import traitlets
 
-from saewidgets.analysis.attribution.graph import AttributionGraph
+from saewidgets.analysis.attribution.graph import AttributionGraph, GraphError
+from saewidgets.analysis.attribution.replacement import ReplacementContext
 from saewidgets.analysis.labels import Labels, auto_labels
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.widgets.base import STATIC, SAEWidget
@@ -47,7 +48,9 @@ class GraphView(SAEWidget):
       supernodes; ``pinned`` and ``supernodes`` are Python-side lists too;
     - the pruning slider (``node_threshold``) and the target picker (``target``);
     - "intervene": scale the pinned nodes in the real model and show the actual change of each
-      target next to the graph's prediction (needs a graph built by `sw.attribute`).
+      target next to the graph's prediction. It runs on ``context``: the `ReplacementContext`
+      given, else the graph's own (a graph built by `sw.attribute` has one); without either
+      (a graph loaded from JSON) the view works, but without interventions.
     """
 
     _bundle = "graphview"
@@ -80,6 +83,7 @@ class GraphView(SAEWidget):
         graph: AttributionGraph,
         *,
         stats=None,
+        context: ReplacementContext | None = None,
         labels="auto",
         node_threshold: float = 0.8,
         **kwargs,
@@ -90,11 +94,20 @@ class GraphView(SAEWidget):
                 f"not {type(graph).__name__}"
             )
         if not 0 < node_threshold <= 1:
-            raise ValueError(f"node_threshold must be in (0, 1], got {node_threshold}")
+            raise GraphError(f"node_threshold must be in (0, 1], got {node_threshold}")
+        if context is None:
+            context = graph.context
+        elif not isinstance(context, ReplacementContext):
+            raise TypeError(
+                "context must be a ReplacementContext (graph.context of a graph from "
+                f"sw.attribute), not {type(context).__name__}"
+            )
+        if context is not None:
+            context.check(graph)  # a context of another prompt is refused here, not on a click
         self.graph = graph
+        self.context = context
         self._stats = _stats_by_site(stats)
-        ctx = graph._ctx
-        tokenizer = ctx.model.tokenizer if ctx is not None else None
+        tokenizer = context.tokenizer if context is not None else None
         self._lookups = {}
         for site, st in self._stats.items():
             lab = labels
@@ -110,7 +123,7 @@ class GraphView(SAEWidget):
             node_threshold=node_threshold,
             pinned=list(graph.qparams.get("pinnedIds") or []),
             supernodes=[list(s) for s in graph.qparams.get("supernodes") or []],
-            _can_intervene=ctx is not None,
+            _can_intervene=context is not None,
             **kwargs,
         )
         self._pinned_scores = self._scores_of(self.pinned)  # observers skip the initial value
@@ -251,11 +264,11 @@ class GraphView(SAEWidget):
             list(node_ids) if node_ids is not None else [n for n in self.pinned if n not in grouped]
         )
         if not members:
-            raise ValueError("a supernode needs at least one node; pin some first")
+            raise GraphError("a supernode needs at least one node; pin some first")
         for n in members:
             self.graph.index(n)
         if not isinstance(label, str) or not label.strip():
-            raise ValueError("a supernode needs a non-empty label")
+            raise GraphError("a supernode needs a non-empty label")
         self.supernodes = [
             *(s for s in self.supernodes if not set(s[1:]) & set(members)),
             [label.strip(), *members],
@@ -269,7 +282,10 @@ class GraphView(SAEWidget):
         with self._lock:
             self._status = "running the intervention…"
             try:
-                result = self.graph.intervene(nodes, multiplier, mode=mode)
+                if self.context is None:
+                    result = self.graph.intervene(nodes, multiplier, mode=mode)  # says why not
+                else:
+                    result = self.context.intervene(self.graph, nodes, multiplier, mode=mode)
             except Exception as error:  # shown in the view; the graph itself is unchanged
                 self._error = f"{type(error).__name__}: {error}"
                 self._status = ""
@@ -283,9 +299,7 @@ class GraphView(SAEWidget):
 
     def subgraph(self) -> AttributionGraph:
         """The pinned nodes (and the edges among them) as a graph of their own."""
-        mask = self.graph.nodes["node_id"].isin(self.pinned).to_numpy()
-        edges = mask[self.graph.edges.source] & mask[self.graph.edges.target]
-        return self.graph._subgraph(mask, edges, {"pinned": True})
+        return self.graph.subgraph(self.pinned)
 
     def _on_message(self, widget, content, buffers) -> None:
         if content.get("type") == "intervene":

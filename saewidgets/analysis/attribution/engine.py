@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from saewidgets.analysis.attribution.assemble import assemble
 from saewidgets.analysis.attribution.frozen import Dictionary, FrozenModel
+from saewidgets.analysis.attribution.graph import AttributionGraph
+from saewidgets.analysis.attribution.replacement import BUILD_KEYS, ReplacementContext, SiteNodes
 from saewidgets.analysis.attribution.targets import FINAL, Target, TargetError, logit_targets
 from saewidgets.analysis.logit_lens import unembedding
+from saewidgets.core.aliases import renamed
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
 from saewidgets.sae.module import SAE
@@ -99,8 +102,8 @@ def dictionaries(model: Model, saes) -> list[Dictionary]:
 def memory_estimate(
     model: Model, n_tokens: int, n_sites: int, batch_size: int, max_feature_nodes: int
 ) -> float:
-    """Rough peak bytes: the retained forward graph of ``batch_size`` prompt copies plus the
-    dense rows kept while visiting features."""
+    """Rough peak bytes for a prompt of ``n_tokens``: the retained forward graph of
+    ``batch_size`` prompt copies plus the dense rows kept while visiting features."""
     text = model.config.get_text_config()
     width = int(getattr(text, "intermediate_size", 4 * model.d_model) or 4 * model.d_model)
     per_layer = batch_size * n_tokens * (12 * model.d_model + 4 * width) * 4
@@ -115,28 +118,13 @@ def _tokens(model: Model, prompt: str, limit: int, n_sites: int, batch: int, bud
     if len(ids) > limit:
         need = attribution_memory(model, len(ids), n_sites, batch, budget)
         raise AttributionError(
-            f"the prompt is {len(ids)} tokens; the limit is max_prompt_tokens={limit}. "
+            f"the prompt is {len(ids)} tokens; the limit is window={limit}. "
             f"Raising it costs memory: {need}"
         )
     return torch.tensor([ids], device=model.device)
 
 
 # -- per-site bookkeeping ----------------------------------------------------------------------
-
-
-@dataclass
-class SiteNodes:
-    """One dictionary's active features on this prompt and its error vectors."""
-
-    dictionary: Dictionary
-    pos: torch.Tensor  # [n] positions
-    feat: torch.Tensor  # [n] feature ids
-    act: torch.Tensor  # [n] activations
-    pre: torch.Tensor  # [n] pre-activations (the value edges into a feature add up to)
-    write_vecs: torch.Tensor  # [n, d] activation × decoder row, in model units
-    read_vecs: torch.Tensor  # [n, d] encoder column, in model units
-    error: torch.Tensor  # [seq, d] write value minus the SAE's reconstruction
-    write_value: torch.Tensor  # [seq, d]
 
 
 def _site_nodes(
@@ -253,6 +241,7 @@ def _partial_influence(
     return total
 
 
+@renamed(max_prompt_tokens="window")
 def attribute(
     model: Model,
     prompt: str,
@@ -263,10 +252,10 @@ def attribute(
     batch_size: int = 32,
     max_n_logits: int = 10,
     desired_logit_prob: float = 0.95,
-    max_prompt_tokens: int = 64,
+    window: int = 64,
     update_interval: int = 4,
     progress: bool = True,
-):
+) -> AttributionGraph:
     """Attribution graph of ``prompt``: which features, tokens and error terms drive the target.
 
     ``saes``: SAEs (or transcoders) at the sites to decompose; an SAE, a list or {site: SAE}.
@@ -275,13 +264,21 @@ def attribute(
     difference A − B, or ``(site, feature)`` / ``(site, feature, position)`` for a feature's
     pre-activation. Edges are exact direct effects in the local replacement model (attention
     patterns, norm scales and MLP gates frozen; SAE errors as nodes).
-    """
-    from saewidgets.analysis.attribution.graph import AttributionGraph, GraphContext
 
+    ``max_feature_nodes``: how many features get rows of their own (visited by influence); the
+    rest are folded into their error nodes. ``batch_size``: prompt copies per backward batch
+    (each copy carries one target's gradient; memory grows with it). ``window``: the longest
+    prompt accepted, in tokens (``max_prompt_tokens=`` is its deprecated old name);
+    `attribution_memory` estimates the cost of a longer one. ``update_interval``: batches
+    between re-rankings of the features still to visit.
+
+    The graph's ``context`` is the `ReplacementContext` it was built with (the model and the
+    frozen replacement model, for ``graph.intervene`` and `GraphView`); it is not serialised.
+    """
     for name, value in (
         ("max_feature_nodes", max_feature_nodes),
         ("batch_size", batch_size),
-        ("max_prompt_tokens", max_prompt_tokens),
+        ("window", window),
         ("update_interval", update_interval),
     ):
         if (
@@ -290,9 +287,11 @@ def attribute(
             or value < (0 if name == "max_feature_nodes" else 1)
         ):
             raise AttributionError(f"{name} must be a positive integer, got {value!r}")
+    if model.remote is True:
+        raise AttributionError("attribution runs the model locally; NDIF cannot run its hooks")
     started = time.perf_counter()
     dicts = dictionaries(model, saes)
-    ids = _tokens(model, prompt, max_prompt_tokens, len(dicts), batch_size, max_feature_nodes)
+    ids = _tokens(model, prompt, window, len(dicts), batch_size, max_feature_nodes)
     seq = ids.shape[1]
     frozen = FrozenModel(model, dicts)
     with model.generation_lock:
@@ -308,13 +307,15 @@ def attribute(
         rows, row_cols = _visit(
             rc, sites, targets, max_feature_nodes, update_interval, batch_size, progress
         )
-    ctx = GraphContext(model, dicts, frozen, ids, sites, writes["embed"].float(), targets)
-    graph = AttributionGraph.from_rows(
-        ctx,
+    graph, node_index = assemble(
+        model,
         prompt,
+        ids,
+        sites,
+        targets,
         rows,
         row_cols,
-        rc,
+        rc.feature_offsets,
         settings={
             "max_feature_nodes": max_feature_nodes,
             "batch_size": batch_size,
@@ -322,6 +323,10 @@ def attribute(
             "desired_logit_prob": desired_logit_prob,
             "update_interval": update_interval,
         },
+    )
+    build = {k: graph.metadata[k] for k in BUILD_KEYS}
+    graph.context = ReplacementContext(
+        model, frozen, sites, ids, rc.embed, targets, node_index, build
     )
     graph.metadata["seconds"] = round(time.perf_counter() - started, 3)
     return graph
@@ -424,13 +429,16 @@ def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size
     return rows, row_cols
 
 
+@renamed(n_tokens="window")
 def attribution_memory(
     model: Model,
-    n_tokens: int,
+    window: int,
     n_sites: int = 5,
     batch_size: int = 32,
     max_feature_nodes: int = 2000,
 ) -> str:
-    """A human-readable estimate of `attribute`'s peak memory for a prompt length."""
-    gib = memory_estimate(model, n_tokens, n_sites, batch_size, max_feature_nodes) / 2**30
-    return f"≈{gib:.2f} GiB for {n_tokens} tokens, {n_sites} sites, batch {batch_size}"
+    """A human-readable estimate of `attribute`'s peak memory for a prompt of ``window``
+    tokens, ``n_sites`` dictionaries and ``batch_size`` prompt copies per backward batch
+    (``n_tokens=`` is the deprecated old name of ``window``)."""
+    gib = memory_estimate(model, window, n_sites, batch_size, max_feature_nodes) / 2**30
+    return f"≈{gib:.2f} GiB for {window} tokens, {n_sites} sites, batch {batch_size}"

@@ -3,46 +3,31 @@
 Edges point from a source to the target whose value it changes: ``weight`` is how much the
 target (a feature's pre-activation, or a demeaned logit) would drop if the source were zeroed
 in the frozen replacement model. Node order is fixed: features, errors, tokens, targets.
+
+The graph is plain data (no torch, no model). A graph built by `sw.attribute` also carries a
+`ReplacementContext` in ``graph.context``, a handle to the live model that is never serialised;
+`assemble.py` builds graphs from the engine's rows and `neuronpedia.py` converts them to and
+from JSON.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
+from saewidgets.analysis.attribution import graph_json
 from saewidgets.analysis.attribution import prune as _prune
+from saewidgets.analysis.attribution.prune import GraphError
+from saewidgets.analysis.attribution.validate import (
+    InterventionResult,
+    ValidationError,
+    check_request,
+)
 
 NODE_TYPES = ("feature", "error", "token", "logit", "feature_target")
 TARGET_TYPES = ("logit", "feature_target")
-
-
-@dataclass
-class GraphContext:
-    """What a graph built here keeps to validate itself on the live model (never serialised)."""
-
-    model: object
-    dictionaries: list
-    frozen: object
-    ids: torch.Tensor
-    sites: list
-    embed: torch.Tensor
-    targets: list
-    folded_errors: list = field(default_factory=list)
-    visited: list = field(default_factory=list)  # per site: bool mask over its active features
-    feature_ref: dict = field(default_factory=dict)  # feature node id → (site index, row)
-    target_ids: list = field(default_factory=list)  # node id of each target, in order
-    clean: dict = field(default_factory=dict)  # unedited validation passes, by mode
-
-
-def _layer_labels(dictionaries) -> list[str]:
-    layers = [d.write.layer for d in dictionaries]
-    if len(set(layers)) == len(layers):
-        return [str(x) for x in layers]
-    return [str(i + 1) for i in range(len(layers))]  # shared layers: number the sites instead
 
 
 class AttributionGraph:
@@ -53,9 +38,20 @@ class AttributionGraph:
     - ``graph.edges_frame()``: source, target, weight as node ids.
     - ``graph.prune(node_threshold, edge_threshold)``: a smaller graph.
     - ``graph.scores()``: replacement and completeness.
-    - ``graph.intervene(nodes, multiplier)``: predicted vs actual effect in the real model.
+    - ``graph.intervene(nodes, multiplier)``: predicted vs actual effect in the real model
+      (through ``graph.context``).
     - ``graph.to_json(path)`` / ``sw.load_graph(path)``: the Neuronpedia graph format.
+
+    ``graph.context`` is the `ReplacementContext` of a graph built by `sw.attribute` (the model,
+    the frozen replacement model and the dictionaries, for interventions), or None for a graph
+    loaded from JSON or built by hand. It is a handle, not part of the graph's data: `to_json`
+    leaves it out and pruned graphs share it.
     """
+
+    def to_json(self, path: str | os.PathLike | None = None, **kwargs) -> dict:
+        """The graph as Neuronpedia / circuit-tracer JSON (a dict; written to ``path`` when
+        given). Options are those of `graph_json.to_json`."""
+        return graph_json.to_json(self, path, **kwargs)
 
     def __init__(
         self,
@@ -67,17 +63,17 @@ class AttributionGraph:
         metadata: dict | None = None,
         qparams: dict | None = None,
         extra: dict | None = None,
-        ctx: GraphContext | None = None,
+        context=None,
     ) -> None:
         missing = {"node_id", "type", "pos", "weight"} - set(nodes.columns)
         if missing:
-            raise ValueError(f"graph nodes lack columns {sorted(missing)}")
+            raise GraphError(f"graph nodes lack columns {sorted(missing)}")
         bad = set(nodes["type"]) - set(NODE_TYPES)
         if bad:
-            raise ValueError(f"unknown node types {sorted(bad)}; allowed: {NODE_TYPES}")
+            raise GraphError(f"unknown node types {sorted(bad)}; allowed: {NODE_TYPES}")
         if nodes["node_id"].duplicated().any():
             dup = nodes["node_id"][nodes["node_id"].duplicated()].iloc[0]
-            raise ValueError(f"node ids must be unique; {dup!r} repeats")
+            raise GraphError(f"node ids must be unique; {dup!r} repeats")
         self.nodes = nodes.reset_index(drop=True)
         self.edges = edges
         self.prompt = prompt
@@ -85,7 +81,7 @@ class AttributionGraph:
         self.metadata = dict(metadata or {})
         self.qparams = dict(qparams or {})
         self.extra = dict(extra or {})  # unknown top-level JSON fields, kept for re-export
-        self._ctx = ctx
+        self.context = context  # ReplacementContext or None; never serialised
         self._index = {nid: i for i, nid in enumerate(self.nodes["node_id"])}
         if "influence" not in self.nodes.columns:
             self.nodes["influence"] = self.ranks()
@@ -107,6 +103,9 @@ class AttributionGraph:
     @property
     def weights(self) -> np.ndarray:
         return self.nodes["weight"].to_numpy(dtype=np.float64)
+
+    def __contains__(self, node_id) -> bool:
+        return node_id in self._index
 
     def index(self, node) -> int:
         """Row of a node given its id (or its row number)."""
@@ -162,7 +161,7 @@ class AttributionGraph:
         w = np.zeros(self.n_nodes)
         i = self.index(target)
         if self.nodes["type"].iloc[i] not in TARGET_TYPES:
-            raise ValueError(f"{self.nodes['node_id'].iloc[i]!r} is not a target node")
+            raise GraphError(f"{self.nodes['node_id'].iloc[i]!r} is not a target node")
         w[i] = 1.0
         return w
 
@@ -211,8 +210,17 @@ class AttributionGraph:
             metadata=meta,
             qparams=self.qparams,
             extra=self.extra,
-            ctx=self._ctx,
+            context=self.context,
         )
+
+    def subgraph(self, nodes) -> AttributionGraph:
+        """The given nodes (ids or rows) and the edges among them, as a graph of their own."""
+        if isinstance(nodes, str):
+            raise TypeError("nodes must be a list of node ids, not one string")
+        mask = np.zeros(self.n_nodes, dtype=bool)
+        mask[[self.index(n) for n in nodes]] = True
+        edges = mask[self.edges.source] & mask[self.edges.target]
+        return self._subgraph(mask, edges, {"pinned": True})
 
     def scores(self, nodes=None) -> tuple[float, float]:
         """(replacement, completeness): the share of target influence that reaches input tokens
@@ -233,208 +241,52 @@ class AttributionGraph:
         edges = self.edges.subset(~outside[self.edges.target])
         return _prune.scores(edges, self.weights, is_error | outside, self.mask("token"))
 
-    # -- building -------------------------------------------------------------------------
+    # -- validation -------------------------------------------------------------------------
 
-    @classmethod
-    def from_rows(
-        cls,
-        ctx: GraphContext,
-        prompt: str,
-        rows: torch.Tensor,
-        row_cols: list[int],
-        rc,
-        settings: dict,
-    ):
-        sites, targets = ctx.sites, ctx.targets
-        model = ctx.model
-        seq = ctx.ids.shape[1]
-        n_t = len(targets)
-        visited_cols = row_cols[n_t:]
-        site_of = np.repeat(np.arange(len(sites)), np.diff(rc.feature_offsets))
-        local = np.arange(rc.n_features) - rc.feature_offsets[site_of]
-        pos_of = np.concatenate([s.pos.cpu().numpy() for s in sites]) if sites else np.zeros(0, int)
-        feat_of = (
-            np.concatenate([s.feat.cpu().numpy() for s in sites]) if sites else np.zeros(0, int)
-        )
-        order = sorted(visited_cols, key=lambda c: (site_of[c], pos_of[c], feat_of[c]))
-        n_f = len(order)
-        n_err = len(sites) * seq
-        n_nodes = n_f + n_err + seq + n_t
-        col_to_node = np.empty(rc.n_cols, dtype=np.int64)
-        # Unvisited features join their (site, position) error node, so rows stay complete.
-        col_to_node[: rc.n_features] = n_f + site_of * seq + pos_of
-        col_to_node[np.array(order, dtype=np.int64)] = np.arange(n_f)
-        col_to_node[rc.n_features :] = n_f + np.arange(n_err + seq)
-        dense = torch.zeros(rows.shape[0], n_nodes)
-        dense.index_add_(1, torch.from_numpy(col_to_node), rows)
-        row_nodes = np.concatenate(
-            [
-                n_f + n_err + seq + np.arange(n_t),
-                col_to_node[np.array(visited_cols, dtype=np.int64)],
-            ]
-        ).astype(np.int64)
-        r, c = torch.nonzero(dense, as_tuple=True)
-        edges = _prune.Edges(
-            row_nodes[r.numpy()],
-            c.numpy().astype(np.int64),
-            dense[r, c].numpy().astype(np.float32),
-            n_nodes,
-        )
-        # Folded error vectors, for interventions on error nodes.
-        visited_mask = np.zeros(rc.n_features, dtype=bool)
-        visited_mask[visited_cols] = True
-        ctx.folded_errors, ctx.visited = [], []
-        for k, s in enumerate(sites):
-            lo, hi = rc.feature_offsets[k], rc.feature_offsets[k + 1]
-            vis = torch.from_numpy(visited_mask[lo:hi])
-            err = s.error.detach().cpu().clone()
-            rest = ~vis
-            if bool(rest.any()):
-                err.index_add_(0, s.pos.cpu()[rest], s.write_vecs.cpu()[rest])
-            ctx.folded_errors.append(err)
-            ctx.visited.append(vis)
-        layer_labels = _layer_labels(ctx.dictionaries)
-        logit_layer = str(model.n_layers + 1)
-        tok = model.tokenizer
-        ids = ctx.ids[0].tolist()
-        texts = [tok.decode([i]) for i in ids]
-        records = []
-        for c in order:
-            k, i = int(site_of[c]), int(local[c])
-            s = sites[k]
-            p, f = int(s.pos[i]), int(s.feat[i])
-            ctx.feature_ref[f"{layer_labels[k]}_{f}_{p}"] = (k, i)
-            records.append(
-                dict(
-                    node_id=f"{layer_labels[k]}_{f}_{p}",
-                    type="feature",
-                    site=s.dictionary.write.name,
-                    layer=layer_labels[k],
-                    stream=k + 1,
-                    pos=p,
-                    feature=f,
-                    token_id=-1,
-                    activation=float(s.act[i]),
-                    value=float(s.pre[i]),
-                    prob=0.0,
-                    weight=0.0,
-                    label="",
-                )
+    def predict(self, nodes, multiplier: float = 0.0, *, propagate: bool = True) -> np.ndarray:
+        """The change of every node's value this graph predicts when the given source nodes'
+        contributions are scaled by ``multiplier``: the edit pushed linearly along the edges.
+
+        With ``propagate``, a feature whose pre-activation moves by Δh moves its own outgoing
+        edges by Δh / activation, and so on downstream; without it, only the direct effects.
+        """
+        if isinstance(nodes, (str, int, np.integer)):
+            nodes = [nodes]
+        idx = [self.index(n) for n in nodes]
+        e = self.edges
+        n = self.n_nodes
+        f = np.zeros(n)
+        fixed = np.zeros(n, dtype=bool)
+        fixed[idx] = True
+        f[idx] = multiplier - 1.0
+        act = self.nodes["activation"].to_numpy(dtype=np.float64)
+        is_feature = self.mask("feature") & (np.nan_to_num(act) > 0)
+        dh = np.zeros(n)
+        for _ in range(int(self.nodes["stream"].max()) + 2):
+            dh = np.bincount(e.target, e.weight * f[e.source], minlength=n)
+            if not propagate:
+                break
+            new = np.where(
+                is_feature & ~fixed, np.divide(dh, act, out=np.zeros(n), where=is_feature), 0.0
             )
-        for k, s in enumerate(sites):
-            norms = ctx.folded_errors[k].norm(dim=-1)
-            for p in range(seq):
-                records.append(
-                    dict(
-                        node_id=f"{layer_labels[k]}_-1_{p}",
-                        type="error",
-                        site=s.dictionary.write.name,
-                        layer=layer_labels[k],
-                        stream=k + 1,
-                        pos=p,
-                        feature=-1,
-                        token_id=-1,
-                        activation=float(norms[p]),
-                        value=float("nan"),
-                        prob=0.0,
-                        weight=0.0,
-                        label=f"error {s.dictionary.write.name} @ {texts[p]!r}",
-                    )
-                )
-        for p in range(seq):
-            records.append(
-                dict(
-                    node_id=f"E_{ids[p]}_{p}",
-                    type="token",
-                    site=None,
-                    layer="E",
-                    stream=0,
-                    pos=p,
-                    feature=-1,
-                    token_id=ids[p],
-                    activation=float("nan"),
-                    value=float("nan"),
-                    prob=0.0,
-                    weight=0.0,
-                    label=texts[p],
-                )
-            )
-        for t in targets:
-            if t.kind == "feature":
-                k = [s.dictionary.write.name for s in sites].index(t.site)
-                records.append(
-                    dict(
-                        node_id=f"{layer_labels[k]}_{t.feature}_{t.pos}",
-                        type="feature_target",
-                        site=t.site,
-                        layer=layer_labels[k],
-                        stream=k + 1,
-                        pos=t.pos,
-                        feature=t.feature,
-                        token_id=-1,
-                        activation=float("nan"),
-                        value=t.value,
-                        prob=0.0,
-                        weight=t.weight,
-                        label=f"target {t.label}",
-                    )
-                )
-            else:
-                tid = t.token_id if t.kind == "logit" else f"{t.token_id}-{t.other_id}"
-                records.append(
-                    dict(
-                        node_id=f"{logit_layer}_{tid}_{t.pos}",
-                        type="logit",
-                        site=None,
-                        layer=logit_layer,
-                        stream=len(sites) + 1,
-                        pos=t.pos,
-                        feature=-1,
-                        token_id=t.token_id,
-                        activation=float("nan"),
-                        value=t.value,
-                        prob=t.prob,
-                        weight=t.weight,
-                        label=t.label,
-                    )
-                )
-        nodes = pd.DataFrame.from_records(records)
-        ctx.target_ids = nodes["node_id"].iloc[len(nodes) - n_t :].tolist()
-        metadata = {
-            "scan": model.name,
-            "model": model.name,
-            "prompt": prompt,
-            "prompt_tokens": texts,
-            "sites": [s.dictionary.write.name for s in sites],
-            "generation_settings": settings,
-            "n_active_features": int(rc.n_features),
-            "n_feature_nodes": n_f,
-            "n_folded_into_errors": int(rc.n_features - n_f),
-        }
-        return cls(nodes, edges, prompt=prompt, tokens=texts, metadata=metadata, ctx=ctx)
+            new[fixed] = multiplier - 1.0
+            if np.allclose(new, f):
+                break
+            f = new
+        return dh
 
-    # -- validation and interop ------------------------------------------------------------
-
-    def intervene(self, nodes, multiplier: float = 0.0, *, mode: str = "free"):
+    def intervene(
+        self, nodes, multiplier: float = 0.0, *, mode: str = "free"
+    ) -> InterventionResult:
         """Scale the given nodes' contributions by ``multiplier`` (0 ablates, −2 inverts) in the
-        real model (``mode="free"``) or the frozen replacement model (``"frozen"``), and compare
-        each target's and feature's actual change with what this graph predicts."""
-        from saewidgets.analysis.attribution.validate import intervene
+        real model (``mode="free"``) or the frozen replacement model (``"frozen"``, ``"direct"``),
+        and compare each target's and feature's actual change with what this graph predicts.
 
-        return intervene(self, nodes, multiplier, mode=mode)
-
-    def to_json(
-        self,
-        path: str | os.PathLike | None = None,
-        *,
-        slug: str | None = None,
-        node_threshold: float | None = 0.8,
-        edge_threshold: float = 0.98,
-    ) -> dict:
-        """The graph in the Neuronpedia / circuit-tracer JSON format (pruned with the given
-        thresholds first unless ``node_threshold`` is None); written to ``path`` if given."""
-        from saewidgets.analysis.attribution.neuronpedia import to_json
-
-        return to_json(
-            self, path, slug=slug, node_threshold=node_threshold, edge_threshold=edge_threshold
-        )
+        Runs on ``graph.context``; ``context.intervene(graph, ...)`` is the same call."""
+        check_request(multiplier, mode)
+        if self.context is None:
+            raise ValidationError(
+                "this graph was loaded from a file and has no live model; rebuild it with "
+                "sw.attribute(model, prompt, saes) to run interventions"
+            )
+        return self.context.intervene(self, nodes, multiplier, mode=mode)

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from saewidgets.core.errors import SAEWidgetsError
+
+
+class GraphError(SAEWidgetsError, ValueError):
+    """A malformed graph, or a question about one that has no answer; the message says why."""
+
 
 @dataclass(frozen=True)
 class Edges:
@@ -42,7 +48,7 @@ def influence(edges: Edges, weights: np.ndarray, max_steps: int = 256) -> np.nda
         if not current.any():
             return total
         total += current
-    raise ValueError("the graph has a cycle: influence did not converge")
+    raise GraphError("the graph has a cycle: influence did not converge")
 
 
 def cumulative_rank(scores: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -79,7 +85,7 @@ def prune(
     Nodes that are not prunable (tokens, targets) always stay."""
     for name, value in (("node_threshold", node_threshold), ("edge_threshold", edge_threshold)):
         if not 0.0 < value <= 1.0:
-            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+            raise GraphError(f"{name} must be in (0, 1], got {value!r}")
     infl = influence(edges, weights)
     rank = cumulative_rank(infl, prunable)
     # A node is kept while the share *before* it is below the threshold (the crossing node stays).
