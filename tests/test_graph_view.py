@@ -78,6 +78,8 @@ def test_payload_cards_pins_and_intervention(setup):
     view._on_message(
         view, {"type": "intervene", "nodes": [b], "multiplier": 0.0, "mode": "free"}, []
     )
+    view.wait()  # it runs on the view's task runner, never in the comm handler
+    assert view._task["name"] == "intervene" and view._task["state"] == "done"
     result = view._intervention
     direct = graph.intervene([b], 0.0, mode="free")
     assert result["run"] == 1 and result["nodes"] == [b]
@@ -86,7 +88,9 @@ def test_payload_cards_pins_and_intervention(setup):
     )
     # a bad request is reported in the view and leaves the last result in place
     view._on_message(view, {"type": "intervene", "nodes": [graph.nodes["node_id"].iloc[-1]]}, [])
-    assert "logit node" in view._error and view._intervention["run"] == 1
+    view.wait()
+    assert view._task["state"] == "error" and "logit node" in view._task["message"]
+    assert view._intervention["run"] == 1
     sub = view.subgraph()
     assert set(sub.nodes["node_id"]) == {a, b}
 
@@ -187,7 +191,9 @@ def test_loaded_graph_with_an_explicit_context(setup):
     assert not plain._can_intervene and plain.context is None
     with pytest.raises(ValueError, match="loaded from a file"):
         plain.intervene([node])
-    assert "loaded from a file" in plain._error
+    plain._on_message(plain, {"type": "intervene", "nodes": [node]}, [])  # a click says why
+    plain.wait()
+    assert plain._task["state"] == "error" and "loaded from a file" in plain._task["message"]
     live = sw.GraphView(loaded, context=graph.context)
     assert live._can_intervene and live.context is graph.context
     result = live.intervene([node], 0.0, mode="direct")
@@ -195,3 +201,21 @@ def test_loaded_graph_with_an_explicit_context(setup):
         graph.intervene([node], 0.0, mode="direct").targets["actual"].tolist()
     )
     assert live._intervention["run"] == 1 and live.subgraph().context is None
+
+
+def test_statistics_of_another_sae_are_refused(setup):
+    model, saes, graph, _stats = setup
+    site = saes[1].site
+    opts = dict(n_tokens=200, window=16, cache=False, progress=False)
+    other = sw.SAE(saes[1].d_in, saes[1].d_sae, "topk", k=4, site=site, seed=123)
+    corpus = sw.corpus.from_texts([f"another text {i}, with other words" for i in range(30)])
+    wrong = sw.feature_stats(model, other, corpus, **opts)
+    with pytest.raises(sw.StatsMismatch, match="different SAE"):
+        sw.GraphView(graph, stats=wrong)
+    # a loaded graph cannot check the SAE, but statistics too narrow for its features are caught
+    loaded = sw.load_graph(graph.to_json(node_threshold=None))
+    narrow = sw.SAE(saes[1].d_in, 2, "relu", site=site, seed=0)
+    tiny = sw.feature_stats(model, narrow, corpus, **opts)
+    assert int(graph.nodes.loc[graph.nodes["site"] == site, "feature"].max()) >= 2
+    with pytest.raises(sw.StatsMismatch, match="cover features 0..1"):
+        sw.GraphView(loaded, stats=tiny)

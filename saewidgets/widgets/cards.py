@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from saewidgets.analysis.inputs import label_lookup  # noqa: F401  (graph_view imports it here)
 from saewidgets.analysis.stats import FeatureStats
 
 N_TOP_EXAMPLES = 12

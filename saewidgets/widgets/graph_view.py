@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 import traitlets
 
 from saewidgets.analysis.attribution.graph import AttributionGraph, GraphError
 from saewidgets.analysis.attribution.replacement import ReplacementContext
-from saewidgets.analysis.labels import Labels, auto_labels
-from saewidgets.analysis.stats import FeatureStats
+from saewidgets.analysis.inputs import labels_for_site, stats_by_site
+from saewidgets.analysis.stats import FeatureStats, StatsMismatch
 from saewidgets.widgets.base import STATIC, SAEWidget
-from saewidgets.widgets.cards import feature_card, label_lookup
+from saewidgets.widgets.cards import feature_card
 from saewidgets.widgets.serialization import pack
 
 MAX_EDGES = 30_000  # edges sent to the browser, strongest by influence-weighted score
@@ -21,21 +20,28 @@ EXPORT_CARDS = 40
 MULTIPLIERS = (-2.0, -1.0, 0.0, 0.5, 2.0, 4.0)
 
 
-def _stats_by_site(stats) -> dict[str, FeatureStats]:
-    if stats is None:
-        return {}
-    if isinstance(stats, FeatureStats):
-        stats = [stats]
-    if isinstance(stats, dict):
-        stats = list(stats.values())
+def _graph_saes(context: ReplacementContext | None) -> dict | None:
+    """The SAE behind each site of a graph built here (a transcoder under both its sites)."""
+    if context is None:
+        return None
     out = {}
-    for s in stats:
-        if not isinstance(s, FeatureStats):
-            raise TypeError(
-                f"stats must be FeatureStats (or a list/dict of them), not {type(s).__name__}"
-            )
-        out[s.site] = s
+    for d in context.dictionaries:
+        out[d.read.name] = d.sae
+        out[d.write.name] = d.sae
     return out
+
+
+def _check_covers(graph: AttributionGraph, stats: dict[str, FeatureStats]) -> None:
+    """Statistics of a loaded graph cannot be checked against its SAEs; at least they must
+    have every feature the graph names at their site."""
+    nodes = graph.nodes
+    for site, st in stats.items():
+        at = nodes[(nodes.get("site") == site) & nodes["type"].isin(["feature", "feature_target"])]
+        if len(at) and int(at["feature"].max()) >= st.d_sae:
+            raise StatsMismatch(
+                f"the graph has feature {int(at['feature'].max())} at {site}, but these "
+                f"statistics cover features 0..{st.d_sae - 1}: they are of another SAE"
+            )
 
 
 class GraphView(SAEWidget):
@@ -73,8 +79,6 @@ class GraphView(SAEWidget):
     _cards = traitlets.Dict().tag(sync=True)
     _intervention = traitlets.Dict().tag(sync=True)
     _pinned_scores = traitlets.Dict().tag(sync=True)  # {pinned, replacement, completeness}
-    _status = traitlets.Unicode("").tag(sync=True)
-    _error = traitlets.Unicode("").tag(sync=True)
     _live = traitlets.Bool(True).tag(sync=True)
     _can_intervene = traitlets.Bool(False).tag(sync=True)
 
@@ -106,18 +110,16 @@ class GraphView(SAEWidget):
             context.check(graph)  # a context of another prompt is refused here, not on a click
         self.graph = graph
         self.context = context
-        self._stats = _stats_by_site(stats)
-        tokenizer = context.tokenizer if context is not None else None
-        self._lookups = {}
-        for site, st in self._stats.items():
-            lab = labels
-            if isinstance(labels, dict) and site in labels:
-                lab = labels[site]
-            if lab == "auto":
-                lab = auto_labels(st, tokenizer) if tokenizer is not None else None
-            if isinstance(lab, (Labels, dict)) or lab is None:
-                self._lookups[site] = label_lookup(lab, st.d_sae)
-        self._lock = threading.Lock()
+        self._stats = stats_by_site(stats, _graph_saes(context))
+        if context is None:
+            _check_covers(graph, self._stats)
+        model = context.model if context is not None else None
+        self._lookups = {
+            site: labels_for_site(
+                labels, site, st.d_sae, stats=st, model=model, n_sites=len(self._stats)
+            )
+            for site, st in self._stats.items()
+        }
         super().__init__(
             _graph=self._payload(),
             node_threshold=node_threshold,
@@ -214,9 +216,8 @@ class GraphView(SAEWidget):
             return
         try:
             self._card = self.card(change["new"])
-            self._error = ""
         except (KeyError, ValueError) as error:
-            self._error = str(error)
+            self.tasks.fail("card", str(error))
 
     @traitlets.observe("pinned")
     def _score_pins(self, change) -> None:
@@ -275,42 +276,50 @@ class GraphView(SAEWidget):
         ]
 
     def intervene(self, nodes=None, multiplier: float | None = None, mode: str | None = None):
-        """Run the validation on ``nodes`` (default: pinned) and show it in the view."""
-        nodes = list(nodes if nodes is not None else self.pinned)
-        multiplier = self.multiplier if multiplier is None else multiplier
-        mode = self.mode if mode is None else mode
-        with self._lock:
-            self._status = "running the intervention…"
-            try:
-                if self.context is None:
-                    result = self.graph.intervene(nodes, multiplier, mode=mode)  # says why not
-                else:
-                    result = self.context.intervene(self.graph, nodes, multiplier, mode=mode)
-            except Exception as error:  # shown in the view; the graph itself is unchanged
-                self._error = f"{type(error).__name__}: {error}"
-                self._status = ""
-                raise
-            payload = result.to_dict()
-            payload["run"] = int(self._intervention.get("run", 0)) + 1
-            self._intervention = payload
-            self._error = ""
-            self._status = ""
+        """Run the validation on ``nodes`` (default: pinned), show it in the view and return it.
+
+        From Python this runs here and now; a click in the view runs the same on the view's
+        task runner."""
+        nodes, multiplier, mode = self._intervention_args(nodes, multiplier, mode)
+        result = self._run_intervention(nodes, multiplier, mode)
+        self._show_intervention(result)
         return result
+
+    def _intervention_args(self, nodes, multiplier, mode) -> tuple:
+        nodes = list(nodes if nodes is not None else self.pinned)
+        multiplier = float(self.multiplier if multiplier is None else multiplier)
+        return nodes, multiplier, self.mode if mode is None else mode
+
+    def _run_intervention(self, nodes, multiplier, mode):
+        if self.context is None:
+            return self.graph.intervene(nodes, multiplier, mode=mode)  # says why not
+        return self.context.intervene(self.graph, nodes, multiplier, mode=mode)
+
+    def _show_intervention(self, result) -> None:
+        payload = result.to_dict()
+        payload["run"] = int(self._intervention.get("run", 0)) + 1
+        self._intervention = payload
 
     def subgraph(self) -> AttributionGraph:
         """The pinned nodes (and the edges among them) as a graph of their own."""
         return self.graph.subgraph(self.pinned)
 
     def _on_message(self, widget, content, buffers) -> None:
-        if content.get("type") == "intervene":
-            try:
-                self.intervene(
-                    content.get("nodes") or None,
-                    float(content.get("multiplier", self.multiplier)),
-                    content.get("mode") or self.mode,
-                )
-            except Exception:  # already shown through _error
-                pass
+        if not isinstance(content, dict) or content.get("type") != "intervene":
+            return
+        try:
+            nodes, multiplier, mode = self._intervention_args(
+                content.get("nodes") or None, content.get("multiplier"), content.get("mode") or None
+            )
+        except (TypeError, ValueError) as error:
+            self.tasks.fail("intervene", str(error))
+            return
+        self.tasks.submit(
+            "intervene",
+            lambda ctx: self._run_intervention(nodes, multiplier, mode),
+            done=self._show_intervention,
+            message="running the intervention…",
+        )
 
     # -- export --------------------------------------------------------------------------------
 
