@@ -14,7 +14,6 @@ node, so every row still sums exactly to its target's value (minus bias terms).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,11 +24,12 @@ from saewidgets.analysis.attribution.frozen import Dictionary, FrozenModel
 from saewidgets.analysis.attribution.graph import AttributionGraph
 from saewidgets.analysis.attribution.replacement import BUILD_KEYS, ReplacementContext, SiteNodes
 from saewidgets.analysis.attribution.targets import FINAL, Target, TargetError, logit_targets
+from saewidgets.analysis.inputs import SAEInput, saes_by_site
 from saewidgets.analysis.logit_lens import unembedding
 from saewidgets.core.aliases import renamed
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
-from saewidgets.sae.module import SAE
+from saewidgets.sae.module import SAE, SAEConfigError
 
 LINEAR_INPUT_NORMS = ("none", "expected_average_only_in")
 
@@ -45,58 +45,46 @@ def _model_key(name: str) -> str:
     return str(name).rstrip("/").split("/")[-1].lower()
 
 
-def dictionaries(model: Model, saes) -> list[Dictionary]:
-    """Resolve ``saes`` (an SAE, a list, or {site: SAE}) into read/write points, in stream order."""
-    if isinstance(saes, SAE):
-        pairs = [(saes.site, saes)]
-    elif isinstance(saes, Mapping):
-        pairs = list(saes.items())
-    elif isinstance(saes, Sequence) and not isinstance(saes, str):
-        pairs = [(getattr(s, "site", None), s) for s in saes]
-    else:
-        raise AttributionError(
-            f"saes must be an SAE, a list of SAEs or {{site: SAE}}, not {type(saes).__name__}"
-        )
-    if not pairs:
-        raise AttributionError("attribute needs at least one SAE or transcoder")
+def dictionaries(model: Model, saes: SAEInput) -> list[Dictionary]:
+    """Resolve ``saes`` (any form `saes_by_site` takes) into read/write points, in stream order."""
+    try:
+        by_site = saes_by_site(saes, model)  # the checks every entry point shares
+    except (SAEConfigError, TypeError) as error:  # a bad site stays a SiteError
+        raise AttributionError(str(error)) from error
     out, seen = [], set()
-    for site, sae in pairs:
-        if not isinstance(sae, SAE):
-            raise AttributionError(f"expected saewidgets SAEs, got {type(sae).__name__}")
-        if site is None:
-            raise AttributionError("an SAE without a site: pass {site: sae} or set sae.site")
-        if sae.site is not None and sae.site != site:
-            raise AttributionError(f"SAE was trained on {sae.site!r} but is given for {site!r}")
-        trained_on = sae.metadata.get("model_name")
-        if trained_on and _model_key(trained_on) != _model_key(model.name):
-            raise AttributionError(
-                f"the SAE for {site} was trained on {trained_on!r}, not on {model.name!r}; "
-                "attribution needs SAEs of the model being traced"
-            )
-        if sae.d_in != model.d_model:
-            raise AttributionError(
-                f"the SAE for {site} has d_in={sae.d_in} but the model's width is {model.d_model}"
-            )
-        if sae.normalize_activations not in LINEAR_INPUT_NORMS:
-            raise AttributionError(
-                f"the SAE for {site} normalises each token's input "
-                f"({sae.normalize_activations!r}), which is not linear; "
-                f"allowed: {LINEAR_INPUT_NORMS}"
-            )
-        read = model.site(site)
-        if sae.is_transcoder:
-            if sae.site_out is None:
-                raise AttributionError(f"the transcoder reading {site} has no output site")
-            write = model.site(sae.site_out)
-            if write.order <= read.order:
-                raise AttributionError(f"transcoder output {write.name} must come after {site}")
-        else:
-            write = read
-        if write.name in seen:
-            raise AttributionError(f"two dictionaries write to {write.name}; give one per site")
-        seen.add(write.name)
-        out.append(Dictionary(sae, read, write))
+    for site, sae in by_site.items():
+        d = _dictionary(model, site, sae)
+        if d.write.name in seen:
+            raise AttributionError(f"two dictionaries write to {d.write.name}; give one per site")
+        seen.add(d.write.name)
+        out.append(d)
     return sorted(out, key=lambda d: d.write.order)
+
+
+def _dictionary(model: Model, site: str, sae: SAE) -> Dictionary:
+    """What attribution needs beyond the shared checks: SAEs of this model, linear input
+    scaling, transcoders writing downstream of what they read."""
+    trained_on = sae.metadata.get("model_name")
+    if trained_on and _model_key(trained_on) != _model_key(model.name):
+        raise AttributionError(
+            f"the SAE for {site} was trained on {trained_on!r}, not on {model.name!r}; "
+            "attribution needs SAEs of the model being traced"
+        )
+    if sae.normalize_activations not in LINEAR_INPUT_NORMS:
+        raise AttributionError(
+            f"the SAE for {site} normalises each token's input "
+            f"({sae.normalize_activations!r}), which is not linear; "
+            f"allowed: {LINEAR_INPUT_NORMS}"
+        )
+    read = model.site(site)
+    if not sae.is_transcoder:
+        return Dictionary(sae, read, read)
+    if sae.site_out is None:
+        raise AttributionError(f"the transcoder reading {site} has no output site")
+    write = model.site(sae.site_out)
+    if write.order <= read.order:
+        raise AttributionError(f"transcoder output {write.name} must come after {site}")
+    return Dictionary(sae, read, write)
 
 
 def memory_estimate(

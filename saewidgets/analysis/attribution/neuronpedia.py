@@ -57,23 +57,44 @@ def _id_part(node_id: str, i: int, default: int = -1) -> int:
 
 def load_graph(source) -> AttributionGraph:
     """Read a Neuronpedia / circuit-tracer graph JSON (a path, JSON text or a parsed dict)."""
+    doc = _read_document(source)
+    meta = _metadata(doc)
+    tokens = [str(t) for t in meta["prompt_tokens"]]
+    nodes = _nodes(doc["nodes"])
+    edges, link_extra = _links(doc["links"], nodes)
+    extra = {k: v for k, v in doc.items() if k not in ("metadata", "qParams", "nodes", "links")}
+    extra["_link_extra"] = link_extra
+    return AttributionGraph(
+        nodes,
+        edges,
+        prompt=str(meta.get("prompt", "".join(tokens))),
+        tokens=tokens,
+        metadata=meta,
+        qparams=dict(doc.get("qParams") or {}),
+        extra=extra,
+    )
+
+
+def _read_document(source) -> dict:
     if isinstance(source, dict):
-        doc = source
+        return source
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        text = source
+    elif isinstance(source, (str, os.PathLike)):
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"no graph file at {source!s}")
+        text = Path(source).read_text(encoding="utf-8")
     else:
-        if isinstance(source, str) and source.lstrip().startswith("{"):
-            text = source
-        elif isinstance(source, (str, os.PathLike)):
-            if not Path(source).is_file():
-                raise FileNotFoundError(f"no graph file at {source!s}")
-            text = Path(source).read_text(encoding="utf-8")
-        else:
-            raise GraphFormatError(
-                f"load_graph takes a path, JSON text or a dict, not {type(source).__name__}"
-            )
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise GraphFormatError(f"not a graph file or JSON text: {error}") from None
+        raise GraphFormatError(
+            f"load_graph takes a path, JSON text or a dict, not {type(source).__name__}"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise GraphFormatError(f"not a graph file or JSON text: {error}") from None
+
+
+def _metadata(doc: dict) -> dict:
     missing = [k for k in ("metadata", "nodes", "links") if k not in doc]
     if missing:
         raise GraphFormatError(
@@ -87,64 +108,70 @@ def load_graph(source) -> AttributionGraph:
     if isinstance(version, (int, float)) and version > SCHEMA_VERSION:
         warnings.warn(
             f"graph schema_version {version} is newer than {SCHEMA_VERSION}; "
-            "unknown fields are kept "
-            "as they are",
-            stacklevel=2,
+            "unknown fields are kept as they are",
+            stacklevel=3,
         )
-    tokens = [str(t) for t in meta["prompt_tokens"]]
-    records, extras = [], []
+    return meta
+
+
+def _nodes(raw: list[dict]) -> pd.DataFrame:
     layer_values = sorted(
-        {_layer_num(n.get("layer")) for n in doc["nodes"] if _kind(n) in ("feature", "error")}
-        - {None}
+        {_layer_num(n.get("layer")) for n in raw if _kind(n) in ("feature", "error")} - {None}
     )
     stream_of = {v: i + 1 for i, v in enumerate(layer_values)}
-    for n in doc["nodes"]:
-        for key in ("node_id", "ctx_idx"):
-            if key not in n:
-                raise GraphFormatError(f"a node lacks {key!r}: {str(n)[:120]}")
-        kind = _kind(n)
-        nid = str(n["node_id"])
-        layer = n.get("layer")
-        if kind == "token":
-            token_id, feature, stream = _id_part(nid, 1), -1, 0
-        elif kind == "logit":
-            token_id, feature, stream = _id_part(nid, 1), -1, len(layer_values) + 1
-        else:
-            token_id = -1
-            feature = -1 if kind == "error" else _id_part(nid, 1, n.get("feature") or -1)
-            stream = stream_of.get(_layer_num(layer), 1)
-        prob = float(n.get("token_prob") or 0.0)
-        label = n.get("clerp") or ""
-        if kind == "logit":
-            label = _logit_label(label)
-        elif kind == "token" and label.startswith('Emb: "'):
-            label = label[6:-1]
-        records.append(
-            dict(
-                node_id=nid,
-                type=kind,
-                site=n.get("site"),
-                layer=str(layer),
-                stream=stream,
-                pos=int(n["ctx_idx"]),
-                feature=feature,
-                token_id=token_id,
-                activation=_float(n.get("activation")),
-                value=_float(n.get("value")),
-                prob=prob,
-                weight=prob if kind == "logit" else 0.0,
-                label=label,
-                influence=_float(n.get("influence")),
-            )
-        )
-        extras.append({k: v for k, v in n.items() if k not in NODE_KEYS + OUR_NODE_KEYS} or None)
+    records = [_node_record(n, stream_of, len(layer_values) + 1) for n in raw]
     nodes = pd.DataFrame.from_records(records)
-    nodes["extra"] = extras
+    nodes["extra"] = [
+        {k: v for k, v in n.items() if k not in NODE_KEYS + OUR_NODE_KEYS} or None for n in raw
+    ]
     if nodes["influence"].isna().any():
         nodes = nodes.drop(columns="influence")
+    return nodes
+
+
+def _node_record(n: dict, stream_of: dict, logit_stream: int) -> dict:
+    for key in ("node_id", "ctx_idx"):
+        if key not in n:
+            raise GraphFormatError(f"a node lacks {key!r}: {str(n)[:120]}")
+    kind = _kind(n)
+    nid = str(n["node_id"])
+    layer = n.get("layer")
+    if kind == "token":
+        token_id, feature, stream = _id_part(nid, 1), -1, 0
+    elif kind == "logit":
+        token_id, feature, stream = _id_part(nid, 1), -1, logit_stream
+    else:
+        token_id = -1
+        feature = -1 if kind == "error" else _id_part(nid, 1, n.get("feature") or -1)
+        stream = stream_of.get(_layer_num(layer), 1)
+    prob = float(n.get("token_prob") or 0.0)
+    label = n.get("clerp") or ""
+    if kind == "logit":
+        label = _logit_label(label)
+    elif kind == "token" and label.startswith('Emb: "'):
+        label = label[6:-1]
+    return dict(
+        node_id=nid,
+        type=kind,
+        site=n.get("site"),
+        layer=str(layer),
+        stream=stream,
+        pos=int(n["ctx_idx"]),
+        feature=feature,
+        token_id=token_id,
+        activation=_float(n.get("activation")),
+        value=_float(n.get("value")),
+        prob=prob,
+        weight=prob if kind == "logit" else 0.0,
+        label=label,
+        influence=_float(n.get("influence")),
+    )
+
+
+def _links(raw: list[dict], nodes: pd.DataFrame) -> tuple[Edges, dict]:
     index = {nid: i for i, nid in enumerate(nodes["node_id"])}
     src, tgt, wts, link_extra = [], [], [], {}
-    for link in doc["links"]:
+    for link in raw:
         try:
             s, t = index[str(link["source"])], index[str(link["target"])]
         except KeyError as error:
@@ -163,17 +190,7 @@ def load_graph(source) -> AttributionGraph:
         np.array(wts, dtype=np.float32),
         len(nodes),
     )
-    extra = {k: v for k, v in doc.items() if k not in ("metadata", "qParams", "nodes", "links")}
-    extra["_link_extra"] = link_extra
-    return AttributionGraph(
-        nodes,
-        edges,
-        prompt=str(meta.get("prompt", "".join(tokens))),
-        tokens=tokens,
-        metadata=meta,
-        qparams=dict(doc.get("qParams") or {}),
-        extra=extra,
-    )
+    return edges, link_extra
 
 
 def _layer_num(layer):
