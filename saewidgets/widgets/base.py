@@ -36,6 +36,8 @@ class SAEWidget(anywidget.AnyWidget):
 
     # Status of the kernel work the view asked for (see widgets/tasks.py).
     _task = traitlets.Dict(dict(IDLE)).tag(sync=True)
+    # False where no kernel answers (exported pages): views disable what needs one.
+    _live = traitlets.Bool(True).tag(sync=True)
 
     def __init__(self, **kwargs) -> None:
         _static(f"{self._bundle}.js")  # a clear message when the front end was never built
@@ -86,6 +88,7 @@ class SAEWidget(anywidget.AnyWidget):
         )
         state = {name: getattr(self, name) for name in sorted(names)}
         state["_task"] = dict(IDLE)  # a page has no kernel: nothing runs there
+        state["_live"] = False
         return state
 
     def to_html(

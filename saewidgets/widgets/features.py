@@ -31,7 +31,6 @@ class FeatureView(SAEWidget):
     _card = traitlets.Dict().tag(sync=True)
     _cards = traitlets.Dict().tag(sync=True)  # only filled in exported pages
     _probe = traitlets.Dict().tag(sync=True)
-    _live = traitlets.Bool(True).tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
     _can_steer = traitlets.Bool(False).tag(sync=True)  # a steering panel is connected
 
@@ -182,7 +181,6 @@ class FeatureView(SAEWidget):
         for f in chosen:
             self._stats.check_feature(f)
         state["_cards"] = {str(f): self.card(f) for f in dict.fromkeys(int(f) for f in chosen)}
-        state["_live"] = False
         state["_can_steer"] = False
         if state["_cards"] and self.selected_feature not in {int(f) for f in state["_cards"]}:
             state["selected_feature"] = int(next(iter(state["_cards"])))

@@ -79,7 +79,6 @@ class GraphView(SAEWidget):
     _cards = traitlets.Dict().tag(sync=True)
     _intervention = traitlets.Dict().tag(sync=True)
     _pinned_scores = traitlets.Dict().tag(sync=True)  # {pinned, replacement, completeness}
-    _live = traitlets.Bool(True).tag(sync=True)
     _can_intervene = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
@@ -325,7 +324,6 @@ class GraphView(SAEWidget):
 
     def _state_for_export(self, cards: int = EXPORT_CARDS) -> dict:
         state = super()._state_for_export()
-        state["_live"] = False
         state["_can_intervene"] = False
         g = self.graph
         order = np.argsort(g.nodes["influence"].to_numpy())

@@ -72,7 +72,6 @@ class SteeringPanel(SAEWidget):
     _search = traitlets.Unicode("").tag(sync=True)
     _search_results = traitlets.List().tag(sync=True)
     _sweep = traitlets.Dict().tag(sync=True)
-    _live = traitlets.Bool(True).tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
 
     @renamed(sae="saes")
@@ -391,12 +390,6 @@ class SteeringPanel(SAEWidget):
             except (IndexError, SteeringError, TypeError, ValueError) as error:
                 self.tasks.fail("sweep", str(error))
 
-    # -- export ----------------------------------------------------------------------------
-
-    def _state_for_export(self) -> dict:
-        state = super()._state_for_export()
-        state["_live"] = False
-        return state
 
 
 def _num(value) -> float | None:
