@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from saewidgets.analysis.inputs import stats_by_site
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
@@ -155,21 +156,10 @@ def stats_for(
     intervention: Intervention,
 ) -> FeatureStats | None:
     """The statistics of the intervention's SAE, if given (mismatched SAE → StatsMismatch)."""
-    if stats is None:
-        return None
-    if isinstance(stats, FeatureStats):
-        pool = [stats]
-    elif isinstance(stats, Mapping):
-        pool = list(stats.values())
-    else:
-        pool = list(stats)
-    for item in pool:
-        if not isinstance(item, FeatureStats):
-            raise TypeError(f"stats must be FeatureStats, got {type(item).__name__}")
-        if item.site == intervention.site:
-            item.check_sae(intervention.sae)
-            return item
-    return None
+    item = stats_by_site(stats).get(intervention.site)
+    if item is not None:
+        item.check_sae(intervention.sae)
+    return item
 
 
 def feature_unit(stats: FeatureStats | None, feature: int) -> float | None:
