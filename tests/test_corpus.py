@@ -36,7 +36,7 @@ def test_split_is_disjoint_complete_and_order_free():
 def test_windows_have_exact_length_and_keep_the_token_order():
     tok = byte_tokenizer()
     c = corpus.from_texts(["abcdef", "ghij"])
-    windows = list(c.windows(tok, length=4))
+    windows = list(c.windows(tok, window=4))
     flat = np.concatenate(windows)
     eos = tok.eos_token_id
     expected = tok("abcdef")["input_ids"] + [eos] + tok("ghij")["input_ids"] + [eos]
@@ -119,3 +119,13 @@ def test_bad_input():
         corpus.from_texts(["ok", 5])
     with pytest.raises(ValueError, match="unknown corpus parts"):
         corpus.default(parts=["news"])
+
+
+def test_bad_windows_are_refused_clearly():
+    tok = byte_tokenizer()
+    c = corpus.from_texts(["some text to cut into windows"])
+    for bad in (0, 1, 2.5, True):
+        with pytest.raises(corpus.CorpusError, match="window must be an integer >= 2"):
+            c.take(tok, 10, window=bad)
+    with pytest.raises(corpus.CorpusError, match="n_tokens must be a positive integer"):
+        c.take(tok, 0, window=4)

@@ -116,7 +116,7 @@ def test_a_random_sae_is_worse_and_the_table_has_a_row_per_site(model):
 def test_evaluate_bad_input(model):
     with pytest.raises(ValueError, match="no site"):
         sw.evaluate(model, sw.SAE(32, 64, "relu"), CORPUS, n_tokens=100, progress=False)
-    with pytest.raises(ValueError, match="d_in=16 but blocks.1.hook_resid_post is 32 wide"):
+    with pytest.raises(sw.SAEConfigError, match="d_in=16, but that site .* is 32 wide"):
         sw.evaluate(
             model,
             sw.SAE(16, 64, "relu", site="blocks.1.hook_resid_post"),

@@ -214,8 +214,14 @@ def test_statistics_of_another_sae_are_refused(setup):
         sw.GraphView(graph, stats=wrong)
     # a loaded graph cannot check the SAE, but statistics too narrow for its features are caught
     loaded = sw.load_graph(graph.to_json(node_threshold=None))
+    with pytest.raises(sw.StatsMismatch, match="different SAE"):  # its SAE hashes travel along
+        sw.GraphView(loaded, stats=wrong)
+    # a graph from another tool has no hashes: at least its feature ids must fit
+    doc = graph.to_json(node_threshold=None)
+    del doc["metadata"]["saew_sae_hashes"]
+    foreign = sw.load_graph(doc)
     narrow = sw.SAE(saes[1].d_in, 2, "relu", site=site, seed=0)
     tiny = sw.feature_stats(model, narrow, corpus, **opts)
     assert int(graph.nodes.loc[graph.nodes["site"] == site, "feature"].max()) >= 2
     with pytest.raises(sw.StatsMismatch, match="cover features 0..1"):
-        sw.GraphView(loaded, stats=tiny)
+        sw.GraphView(foreign, stats=tiny)

@@ -230,7 +230,7 @@ def test_bad_input_gets_clear_messages(tiny):
     with pytest.raises(sw.SiteError, match="unknown site"):
         sw.steer(model, PROMPT, sw.Intervention(sae, 1, 1.0, site="blocks.9.hook_resid_post"))
     wide = sw.SAE(64, 8, "relu", site=SITE)
-    with pytest.raises(sw.SteeringError, match="width 64"):
+    with pytest.raises(sw.SteeringError, match="d_in=64, but that site"):
         sw.steer(model, PROMPT, sw.Intervention(wide, 1, 1.0))
     with pytest.raises(sw.SteeringError, match="apply_to"):
         sw.steer(model, PROMPT, [], apply_to="everything")

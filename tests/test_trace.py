@@ -160,8 +160,9 @@ def test_old_argument_name_warns_once_and_still_works(model, sae):
 
     aliases._warned.discard(("trace", "max_length"))
     message = r"trace\(max_length=...\) is deprecated; use window="
-    with pytest.warns(DeprecationWarning, match=message):
+    with pytest.warns(DeprecationWarning, match=message) as record:
         old = sw.trace(model, DOCS[0], sae, max_length=5)
+    assert record[0].filename == __file__  # points at the caller, so notebooks show it
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a second use is silent
         sw.trace(model, DOCS[0], sae, max_length=5)

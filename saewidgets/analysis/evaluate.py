@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from saewidgets.analysis.inputs import SAEInput, saes_by_site
+from saewidgets.analysis.sae_inputs import sae_at
 from saewidgets.core.aliases import renamed
 from saewidgets.corpus import Corpus
 from saewidgets.model.model import Model
@@ -176,13 +177,8 @@ def evaluate(
     Pass a held-out split (``corpus.split("heldout")``) to measure generalisation. Transcoders
     are scored on their output site: the prediction replaces the MLP output.
     """
-    site = site or sae.site
-    if site is None:
-        raise ValueError("the SAE has no site; pass site=")
+    site, sae = sae_at(sae, model, site)  # the checks every entry point shares
     out_site = sae.site_out or site
-    width = model.site_width(site)
-    if sae.d_in != width:
-        raise ValueError(f"SAE d_in={sae.d_in} but {site} is {width} wide")
     windows = corpus.take(model.tokenizer, n_tokens, window=window, cache=True)
     recon = ReconstructionStats(sae.d_sae)
     losses = LossStats()

@@ -9,7 +9,8 @@
   function ``feature → (label, score or None)``.
 
 Analysis functions and widgets call these instead of checking on their own, so one input is
-accepted (or refused, with the same message) everywhere.
+accepted (or refused, with the same message) everywhere. The SAE half lives in
+`sae_inputs.py` (re-exported here) so that `stats.py` can use it too.
 """
 
 from __future__ import annotations
@@ -17,70 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from saewidgets.analysis.labels import Labels, auto_labels
-from saewidgets.analysis.stats import FeatureStats
+from saewidgets.analysis.sae_inputs import SAEInput, saes_by_site
+from saewidgets.analysis.stats import FeatureStats, StatsMismatch
+from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
-from saewidgets.sae import load_saes
-from saewidgets.sae.module import SAE, SAEConfigError
+from saewidgets.sae.module import SAE
 
-EMBEDDED = "embedded"
 LabelLookup = Callable[[int], tuple[str, float | None]]
-SAEInput = SAE | Sequence[SAE] | Mapping[str, SAE] | str
-
-_SAES_ALLOWED = 'an SAE with .site set, a list of them, a {site: SAE} dict, or "embedded"'
 
 
-def saes_by_site(saes: SAEInput, model: Model | None = None) -> dict[str, SAE]:
-    """``{site: SAE}`` from any accepted form; with ``model``, each site's width is checked."""
-    pairs = _sae_pairs(saes)
-    if not pairs:
-        raise SAEConfigError(f"no SAEs given; pass {_SAES_ALLOWED}")
-    out: dict[str, SAE] = {}
-    for site, sae in pairs:
-        _check_sae(site, sae, model)
-        if site in out:
-            raise SAEConfigError(f"two SAEs are given for {site}; pass one per site")
-        out[site] = sae
-    return out
-
-
-def _sae_pairs(saes: SAEInput) -> list[tuple]:
-    if isinstance(saes, str):
-        if saes != EMBEDDED:
-            raise TypeError(f"saes must be {_SAES_ALLOWED}; got the string {saes!r}")
-        saes = load_saes(EMBEDDED)
-    if isinstance(saes, SAE):
-        saes = [saes]
-    if isinstance(saes, Mapping):
-        return list(saes.items())
-    if not isinstance(saes, Sequence):
-        raise TypeError(f"saes must be {_SAES_ALLOWED}; got {type(saes).__name__}")
-    pairs = []
-    for sae in saes:
-        if not isinstance(sae, SAE):
-            raise TypeError(f"expected SAE objects, got {type(sae).__name__}")
-        if sae.site is None:
-            raise SAEConfigError(
-                "this SAE has no site; pass {site: sae} or set sae.site (for example "
-                "'blocks.9.hook_resid_post')"
-            )
-        pairs.append((sae.site, sae))
-    return pairs
-
-
-def _check_sae(site, sae, model: Model | None) -> None:
-    if not isinstance(sae, SAE):
-        raise TypeError(f"value for site {site!r} is {type(sae).__name__}, expected SAE")
-    if not isinstance(site, str):
-        raise TypeError(f"site names are strings like 'blocks.9.hook_resid_post', got {site!r}")
-    if model is not None:
-        width = model.site_width(site)  # raises SiteError listing the valid sites
-        if sae.d_in != width:
-            raise SAEConfigError(
-                f"the SAE for {site} has d_in={sae.d_in}, but that site of {model.name} is "
-                f"{width} wide"
-            )
-    if sae.site is not None and sae.site != site:
-        raise SAEConfigError(f"the SAE was trained on {sae.site!r} but is given for {site!r}")
+class LabelsError(SAEWidgetsError, ValueError):
+    """Labels in a form that is not accepted; the message lists the forms that are."""
 
 
 def stats_by_site(
@@ -99,7 +47,7 @@ def stats_by_site(
         items = list(stats.values())
         for site, item in stats.items():
             if isinstance(item, FeatureStats) and item.site != site:
-                raise ValueError(f"the statistics given for {site!r} are of {item.site!r}")
+                raise StatsMismatch(f"the statistics given for {site!r} are of {item.site!r}")
     elif isinstance(stats, Sequence) and not isinstance(stats, str):
         items = list(stats)
     else:
@@ -114,10 +62,10 @@ def stats_by_site(
                 f"stats must be FeatureStats (from sw.feature_stats), not {type(item).__name__}"
             )
         if item.site in out:
-            raise ValueError(f"two sets of statistics are given for {item.site}")
+            raise StatsMismatch(f"two sets of statistics are given for {item.site}")
         if saes is not None:
             if item.site not in saes:
-                raise ValueError(
+                raise StatsMismatch(
                     f"statistics for {item.site} were given, but there is no SAE at that site "
                     f"(sites: {', '.join(saes)})"
                 )
@@ -145,7 +93,7 @@ def site_labels(
     """
     if isinstance(labels, str):
         if labels != "auto":
-            raise ValueError(
+            raise LabelsError(
                 f'labels must be "auto", None, sw.Labels, {{feature: text}} or {{site: labels}}; '
                 f"got {labels!r}"
             )
@@ -153,9 +101,10 @@ def site_labels(
             return None
         return auto_labels(stats, model.tokenizer)
     if isinstance(labels, Mapping) and site_keyed(labels):
-        return labels.get(site)
+        # one site's value may itself be "auto", a Labels, a mapping or None
+        return site_labels(labels.get(site), site, stats=stats, model=model)
     if labels is not None and n_sites > 1:
-        raise ValueError("with SAEs at several sites pass labels as {site: labels}")
+        raise LabelsError("with SAEs at several sites pass labels as {site: labels}")
     if labels is not None and not isinstance(labels, (Labels, Mapping)):
         raise TypeError(
             'labels must be "auto", None, sw.Labels, {feature: text} or {site: labels}; '
@@ -180,7 +129,7 @@ def label_lookup(labels: Labels | Mapping | None, d_sae: int) -> LabelLookup:
         return _no_labels
     if isinstance(labels, Labels):
         if len(labels.auto) != d_sae:
-            raise ValueError(f"labels cover {len(labels.auto)} features but the SAE has {d_sae}")
+            raise LabelsError(f"labels cover {len(labels.auto)} features but the SAE has {d_sae}")
 
         def from_labels(f: int) -> tuple[str, float | None]:
             # The score rates the automatic label only; a user's label has none.
@@ -196,7 +145,7 @@ def label_lookup(labels: Labels | Mapping | None, d_sae: int) -> LabelLookup:
         try:
             table[int(key)] = str(text)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise LabelsError(
                 f"label keys are feature ids (0..{d_sae - 1}), or site names for {{site: labels}}; "
                 f"got {key!r}"
             ) from None
@@ -211,3 +160,17 @@ def label_table(lookup: LabelLookup, d_sae: int) -> dict[str, str]:
         if text:
             out[str(f)] = text
     return out
+
+
+__all__ = [
+    "LabelLookup",
+    "LabelsError",
+    "SAEInput",
+    "label_lookup",
+    "label_table",
+    "labels_for_site",
+    "saes_by_site",
+    "site_keyed",
+    "site_labels",
+    "stats_by_site",
+]

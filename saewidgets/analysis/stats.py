@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from saewidgets.analysis.cooccurrence import CooccurrenceCounter
 from saewidgets.analysis.logit_lens import final_norm_scale, unembedding
+from saewidgets.analysis.sae_inputs import sae_at
 from saewidgets.core.aliases import renamed, warn_renamed
 from saewidgets.core.cache import atomic_folder, cache_dir
 from saewidgets.core.errors import SAEWidgetsError
@@ -332,11 +333,7 @@ def feature_stats(
     (default: the held-out split of the offline corpus), in one pass. Cached on disk."""
     from saewidgets.corpus import default
 
-    site = site or sae.site
-    if site is None:
-        raise ValueError("the SAE has no site; pass site=")
-    if sae.d_in != model.site_width(site):
-        raise ValueError(f"SAE d_in={sae.d_in} but {site} is {model.site_width(site)} wide")
+    site, sae = sae_at(sae, model, site)  # the checks every entry point shares
     corpus = corpus if corpus is not None else default().split("heldout")
     corpus_key, windows = corpus.fingerprint(), None
     if corpus_key is None:  # the corpus cannot vouch for its contents: key on what it yields

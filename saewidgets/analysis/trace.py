@@ -17,8 +17,13 @@ from tqdm.auto import tqdm
 
 from saewidgets.analysis.inputs import SAEInput, saes_by_site
 from saewidgets.core.aliases import renamed
+from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
 from saewidgets.model.tokens import TokenDecoder, visible
+
+
+class TraceError(SAEWidgetsError, ValueError):
+    """Bad input to `sw.trace` or a bad query on a `FeatureTrace`; the message says why."""
 
 
 @dataclass
@@ -164,12 +169,12 @@ class FeatureTrace:
         - neither: over every document (adds ``doc``).
         """
         if not isinstance(k, int) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+            raise TraceError(f"k must be a positive integer, got {k!r}")
         sf = self._site(site)
         if pos is not None:
             if doc is None:
                 if self.n_docs != 1:
-                    raise ValueError("pos= needs doc= when the trace holds several documents")
+                    raise TraceError("pos= needs doc= when the trace holds several documents")
                 doc = 0
             token = self._token(doc, pos)
             idx, vals = sf.row(token)
@@ -229,12 +234,12 @@ def _normalise_texts(texts: str | Sequence[str]) -> list[str]:
     if not isinstance(texts, Sequence) or isinstance(texts, (bytes, bytearray)):
         raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
     if len(texts) == 0:
-        raise ValueError("texts is empty: pass at least one non-empty string")
+        raise TraceError("texts is empty: pass at least one non-empty string")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
         if text == "":
-            raise ValueError(f"texts[{i}] is an empty string; every document needs some text")
+            raise TraceError(f"texts[{i}] is an empty string; every document needs some text")
     return list(texts)
 
 
@@ -288,16 +293,16 @@ def trace(
     texts = _normalise_texts(texts)
     site_saes = saes_by_site(saes, model)
     if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise TraceError(f"batch_size must be a positive integer, got {batch_size!r}")
     limit = model.context_length if window is None else int(window)
     if limit <= 0:
-        raise ValueError(f"window must be a positive number of tokens, got {window!r}")
+        raise TraceError(f"window must be a positive number of tokens, got {window!r}")
     limit = min(limit, model.context_length)
 
     docs = [model.encode(text) for text in texts]
     for i, ids in enumerate(docs):
         if not ids:
-            raise ValueError(f"texts[{i}] produced no tokens")
+            raise TraceError(f"texts[{i}] produced no tokens")
     windows = _windows(docs, limit)
     # Longest first, so each batch pads little; results are put back in document order.
     order = sorted(range(len(windows)), key=lambda w: -len(windows[w].ids))

@@ -29,7 +29,7 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
                         f"{fn.__name__}() got both {old}= and {new}=; {old}= is the old name "
                         f"of {new}=, pass only {new}="
                     )
-                warn_renamed(f"{fn.__name__}({old}=...)", f"{new}=", key=(fn.__qualname__, old))
+                warn_renamed(f"{_shown(fn)}({old}=...)", f"{new}=", key=(fn.__qualname__, old))
                 kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
@@ -43,4 +43,11 @@ def warn_renamed(old: str, new: str, key: tuple[str, str] | None = None) -> None
     key = key or (old, new)
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=4)
+        # 1 is this function, 2 the wrapper or property, 3 the user's call
+        warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
+
+
+def _shown(fn: Callable) -> str:
+    """How a user calls ``fn``: ``SteeringPanel`` for its ``__init__``, ``Corpus.take``."""
+    qualname = fn.__qualname__
+    return qualname.removesuffix(".__init__")

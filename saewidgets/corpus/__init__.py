@@ -6,6 +6,7 @@
 from saewidgets.corpus.corpus import (
     LAYOUT_VERSION,
     Corpus,
+    CorpusError,
     CorpusTooSmall,
     Document,
     default,
@@ -18,6 +19,7 @@ from saewidgets.corpus.corpus import (
 __all__ = [
     "LAYOUT_VERSION",
     "Corpus",
+    "CorpusError",
     "CorpusTooSmall",
     "Document",
     "default",

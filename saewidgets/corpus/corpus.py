@@ -41,6 +41,15 @@ _CODE_BLOCK = 3000  # characters per source-code document
 _SKIP_STDLIB = ("test", "tests", "idlelib", "lib2to3", "site-packages", "ensurepip", "turtledemo")
 
 
+class CorpusError(SAEWidgetsError, ValueError):
+    """A bad request to a corpus (window size, token count); the message says what is allowed."""
+
+
+def _check_window(window) -> None:
+    if isinstance(window, bool) or not isinstance(window, int) or window < 2:
+        raise CorpusError(f"window must be an integer >= 2 (tokens per window), got {window!r}")
+
+
 class CorpusTooSmall(SAEWidgetsError, ValueError):
     """The corpus holds fewer tokens than asked for."""
 
@@ -111,19 +120,19 @@ class Corpus:
         text = json.dumps([LAYOUT_VERSION, self._identity()])
         return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
-    def windows(self, tokenizer, length: int = 128) -> Iterator[np.ndarray]:
-        """Pack documents (separated by the EOS token) into windows of exactly ``length`` ids."""
-        if not isinstance(length, int) or length < 2:
-            raise ValueError(f"length must be an integer >= 2, got {length!r}")
+    @renamed(length="window")
+    def windows(self, tokenizer, window: int = 128) -> Iterator[np.ndarray]:
+        """Pack documents (separated by the EOS token) into windows of exactly ``window`` ids."""
+        _check_window(window)
         sep = tokenizer.eos_token_id
         buffer: list[int] = []
         for doc in self:
             buffer.extend(tokenizer(doc.text, add_special_tokens=True)["input_ids"])
             if sep is not None:
                 buffer.append(sep)
-            while len(buffer) >= length:
-                yield np.asarray(buffer[:length], dtype=np.int64)
-                del buffer[:length]
+            while len(buffer) >= window:
+                yield np.asarray(buffer[:window], dtype=np.int64)
+                del buffer[:window]
 
     @renamed(length="window")
     def take(
@@ -136,6 +145,9 @@ class Corpus:
         the tokenizer's, so asking again reads no text (the held-out split of the default
         corpus skips 19 documents in 20, which takes seconds).
         """
+        _check_window(window)
+        if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 1:
+            raise CorpusError(f"n_tokens must be a positive integer, got {n_tokens!r}")
         corpus_key = self.fingerprint() if cache else None
         if corpus_key is None:
             return self._take(tokenizer, n_tokens, window)
@@ -156,15 +168,15 @@ class Corpus:
             atomic_write(path, buffer.getvalue())
         return windows
 
-    def _take(self, tokenizer, n_tokens: int, length: int) -> np.ndarray:
-        needed = -(-n_tokens // length)
+    def _take(self, tokenizer, n_tokens: int, window: int) -> np.ndarray:
+        needed = -(-n_tokens // window)
         rows = []
-        for window in self.windows(tokenizer, length):
-            rows.append(window)
+        for row in self.windows(tokenizer, window):
+            rows.append(row)
             if len(rows) == needed:
                 return np.stack(rows)
         raise CorpusTooSmall(
-            f"{self.name} holds {len(rows) * length:,} tokens in windows of {length}; "
+            f"{self.name} holds {len(rows) * window:,} tokens in windows of {window}; "
             f"{n_tokens:,} were asked for. Add text (sw.corpus.from_folder) or ask for fewer."
         )
 

@@ -83,8 +83,9 @@ class Model:
         self.d_model: int = int(text.hidden_size)
         self.context_length: int = int(getattr(text, "max_position_embeddings", 2048) or 2048)
         self.vocab_size: int = int(text.vocab_size)
-        # Held while generating: a widget's background thread and the notebook share the model,
-        # and two generations at once would interleave their hooks.
+        # Held by every pass through nnsight (reads, patched runs, generation, attribution): the
+        # widgets' task threads and the notebook share the model, and two traces at once would
+        # interleave their hooks. Re-entrant, so a generation can read sites inside it.
         self.generation_lock = threading.RLock()
         self._fingerprint: tuple[tuple, str] | None = None  # (weights' state, hash)
 
@@ -194,7 +195,7 @@ class Model:
             input_ids = input_ids.to(self.device)
             attention_mask = attention_mask.to(self.device)
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self.generation_lock:
                 values = _trace_sites(self.nnsight, input_ids, attention_mask, plan, remote)
         except Exception as error:
             if remote is True:
@@ -225,7 +226,7 @@ class Model:
         plan = [
             (self.envoy(s.module), s.attr, s.name in read, patches.get(s.name)) for s in resolved
         ]
-        with torch.no_grad():
+        with torch.no_grad(), self.generation_lock:
             logits, values = _trace_patched(
                 self.nnsight, input_ids.to(self.device), attention_mask.to(self.device), plan
             )

@@ -7,9 +7,9 @@ import os
 import numpy as np
 import traitlets
 
+from saewidgets.analysis.inputs import SAEInput
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.model.model import Model
-from saewidgets.sae.module import SAE
 from saewidgets.widgets.base import STATIC
 from saewidgets.widgets.features import FeatureView
 from saewidgets.widgets.serialization import pack
@@ -36,7 +36,7 @@ class FeatureBrowser(FeatureView):
     def __init__(
         self,
         model: Model | None,
-        sae: SAE | None,
+        sae: SAEInput | None,
         stats: FeatureStats,
         *,
         labels="auto",

@@ -5,14 +5,29 @@ from __future__ import annotations
 import pandas as pd
 import traitlets
 
-from saewidgets.analysis.inputs import label_lookup, site_labels
+from saewidgets.analysis.inputs import (
+    SAEInput,
+    label_lookup,
+    saes_by_site,
+    site_labels,
+    stats_by_site,
+)
 from saewidgets.analysis.labels import Labels
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.model.model import Model
-from saewidgets.sae.module import SAE
+from saewidgets.sae.module import SAE, SAEConfigError
 from saewidgets.widgets.base import SAEWidget
 from saewidgets.widgets.cards import feature_card
-from saewidgets.widgets.probe import probe_text
+from saewidgets.widgets.probe import ProbeError, probe_text
+
+
+def _sae_at(site: str, saes: dict[str, SAE]) -> SAE:
+    if site not in saes:
+        raise SAEConfigError(
+            f"these statistics are of {site}, but no SAE was given for it "
+            f"(sites: {', '.join(saes)})"
+        )
+    return saes[site]
 
 
 class FeatureView(SAEWidget):
@@ -39,7 +54,7 @@ class FeatureView(SAEWidget):
         stats: FeatureStats,
         *,
         model: Model | None = None,
-        sae: SAE | None = None,
+        sae: SAEInput | None = None,
         labels: Labels | dict | str | None = "auto",
         feature: int | None = None,
         **kwargs,
@@ -52,7 +67,8 @@ class FeatureView(SAEWidget):
         if (model is None) != (sae is None):
             raise ValueError("pass both model= and sae= for the live text box, or neither")
         if sae is not None:
-            stats.check_sae(sae, model)  # StatsMismatch for another SAE, a warning for a model
+            sae = _sae_at(stats.site, saes_by_site(sae, model))
+            stats_by_site(stats, {stats.site: sae}, model)  # another SAE's stats: StatsMismatch
         labels = site_labels(labels, stats.site, stats=stats, model=model)
         self._stats = stats
         self._model = model
@@ -134,10 +150,13 @@ class FeatureView(SAEWidget):
 
     @traitlets.observe("query")
     def _run_query(self, change) -> None:
+        self._submit_probe(change["new"])
+
+    def _submit_probe(self, text: str) -> None:
         if self._model is None:
             self.tasks.fail("probe", "the live text box needs model= and sae= (and a kernel)")
             return
-        text, model, sae, site = change["new"], self._model, self._sae, self.site
+        model, sae, site = self._model, self._sae, self.site
         self.tasks.submit(
             "probe",
             lambda ctx: probe_text(model, sae, site, text),
@@ -153,9 +172,11 @@ class FeatureView(SAEWidget):
         too) and return its strongest features: feature, activation (max), n_tokens, label."""
         if self.query != text:
             self.query = text
+        elif self._probe.get("text") != text:  # the same text, but its last run did not land
+            self._submit_probe(text)
         self.wait()
-        if self._task.get("name") == "probe" and self._task.get("state") == "error":
-            raise ValueError(self._task["message"])
+        if self._probe.get("text") != text:
+            raise ProbeError(self._task.get("message") or f"no result for {text!r}")
         rows = self._probe.get("top", [])
         return pd.DataFrame(
             {

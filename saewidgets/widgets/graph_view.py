@@ -7,6 +7,7 @@ import os
 import numpy as np
 import traitlets
 
+from saewidgets.analysis.attribution.engine import SAE_HASHES
 from saewidgets.analysis.attribution.graph import AttributionGraph, GraphError
 from saewidgets.analysis.attribution.replacement import ReplacementContext
 from saewidgets.analysis.inputs import labels_for_site, stats_by_site
@@ -32,10 +33,16 @@ def _graph_saes(context: ReplacementContext | None) -> dict | None:
 
 
 def _check_covers(graph: AttributionGraph, stats: dict[str, FeatureStats]) -> None:
-    """Statistics of a loaded graph cannot be checked against its SAEs; at least they must
-    have every feature the graph names at their site."""
+    """A loaded graph has no SAEs to check statistics against; it carries their hashes when
+    saewidgets made it, and at least its feature ids must fit the statistics."""
+    hashes = graph.metadata.get(SAE_HASHES) or {}
     nodes = graph.nodes
     for site, st in stats.items():
+        if hashes.get(site) and hashes[site] != st.sae_hash:
+            raise StatsMismatch(
+                f"these statistics of {site} were built for a different SAE (hash "
+                f"{st.sae_hash}) than the graph's ({hashes[site]})"
+            )
         at = nodes[(nodes.get("site") == site) & nodes["type"].isin(["feature", "feature_target"])]
         if len(at) and int(at["feature"].max()) >= st.d_sae:
             raise StatsMismatch(
@@ -109,10 +116,10 @@ class GraphView(SAEWidget):
             context.check(graph)  # a context of another prompt is refused here, not on a click
         self.graph = graph
         self.context = context
-        self._stats = stats_by_site(stats, _graph_saes(context))
+        model = context.model if context is not None else None
+        self._stats = stats_by_site(stats, _graph_saes(context), model)
         if context is None:
             _check_covers(graph, self._stats)
-        model = context.model if context is not None else None
         self._lookups = {
             site: labels_for_site(
                 labels, site, st.d_sae, stats=st, model=model, n_sites=len(self._stats)

@@ -26,6 +26,12 @@ def _summary(trace: FeatureTrace, site: str) -> list[list]:
     ]
 
 
+def _default_feature(summaries: Mapping, site: str) -> int:
+    """The feature a site opens on (the front end's ``defaultFeature`` is the same rule)."""
+    rows = summaries.get(site) or []
+    return int(rows[0][0]) if rows else -1
+
+
 class TokenHeatmap(SAEWidget):
     """Token-level feature heatmap of a `FeatureTrace`.
 
@@ -75,7 +81,7 @@ class TokenHeatmap(SAEWidget):
                 "unshaded. (A fresh, untrained SAE or a wrong site can cause this.)"
             )
         if feature is None:
-            feature = summaries[site][0][0] if summaries[site] else -1
+            feature = _default_feature(summaries, site)
         super().__init__(
             tokens=[list(doc) for doc in trace.token_texts],
             site=site,
@@ -111,6 +117,13 @@ class TokenHeatmap(SAEWidget):
                 f"site {value!r} is not in this trace; it has: {', '.join(self._trace.sites)}"
             )
         return value
+
+    @traitlets.observe("site")
+    def _open_site_on_its_default(self, change) -> None:
+        # A feature id means something else at another site (the view sends the same choice
+        # along with the switch, so this is a no-op for a switch made in the browser).
+        if change["old"]:
+            self.selected_feature = _default_feature(self._summary, change["new"])
 
     @traitlets.validate("selected_token")
     def _check_token(self, proposal):

@@ -97,7 +97,7 @@ class SteeringPanel(SAEWidget):
         self._saes = saes_by_site(saes, model)
         if any(s.is_transcoder for s in self._saes.values()):
             raise SteeringError("steering edits a site with an SAE; transcoders are not supported")
-        self._stats = stats_by_site(stats, self._saes)
+        self._stats = stats_by_site(stats, self._saes, model)
         self._lookups = {
             site: labels_for_site(
                 labels, site, s.d_sae, stats=self._stats.get(site), model=model,
@@ -208,7 +208,7 @@ class SteeringPanel(SAEWidget):
             if not self.prompt.strip():
                 raise SteeringError("the prompt is empty; type a prompt to continue")
         except (SteeringError, TypeError, KeyError) as error:
-            self.tasks.fail("generate", str(error))
+            self.tasks.fail("generate", str(error), cancel=True)
             return self._run
         self._run += 1
         run = self._run

@@ -87,9 +87,12 @@ class TaskRunner:
         self._report(ctx, "running", None, message or f"{name}…")
         return ctx.id
 
-    def fail(self, name: str, message: str) -> None:
-        """Refuse a request before it runs (bad input): cancel what runs, show why."""
-        self.cancel(report=False)
+    def fail(self, name: str, message: str, *, cancel: bool = False) -> None:
+        """Refuse a request before it runs (bad input) and show why. ``cancel``: the refused
+        request replaces the work in flight (a new setting), so stop that work too; a refused
+        side request (a bad "add") leaves it running."""
+        if cancel:
+            self.cancel(report=False)
         with self._cond:
             self._next_id += 1
             ctx = TaskContext(self, self._next_id, name)
@@ -148,14 +151,15 @@ class TaskRunner:
     def _run(self, ctx: TaskContext, job: Job, done) -> None:
         try:
             result = job(ctx)
-            ctx.check()
-            if done is not None:
-                done(result)
+            with self._cond:  # no newer request can slip in between the check and applying
+                ctx.check()
+                if done is not None:
+                    done(result)
         except TaskCancelled:
             return  # the newer request reports for itself
         except USER_ERRORS as error:
             if not ctx.cancelled.is_set():
-                self._set(ctx, "error", None, str(error))
+                self._set(ctx, "error", None, _message(error))
             return
         except Exception as error:  # a bug: keep the kernel alive, say what happened
             traceback.print_exc(file=sys.stderr)
@@ -188,3 +192,10 @@ class TaskRunner:
                 "progress": None if fraction is None else float(min(max(fraction, 0.0), 1.0)),
                 "message": message,
             }
+
+
+def _message(error: Exception) -> str:
+    # str(KeyError("x")) is "'x'" with quotes; the message itself reads better
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        return str(error.args[0])
+    return str(error)

@@ -26,6 +26,7 @@ from saewidgets.analysis.attribution.replacement import BUILD_KEYS, ReplacementC
 from saewidgets.analysis.attribution.targets import FINAL, Target, TargetError, logit_targets
 from saewidgets.analysis.inputs import SAEInput, saes_by_site
 from saewidgets.analysis.logit_lens import unembedding
+from saewidgets.analysis.stats import sae_fingerprint
 from saewidgets.core.aliases import renamed
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
@@ -39,6 +40,9 @@ class AttributionError(SAEWidgetsError, ValueError):
 
 
 # -- input checks ---------------------------------------------------------------------------------
+
+
+SAE_HASHES = "saew_sae_hashes"  # metadata key: {site: fingerprint of the SAE read/written there}
 
 
 def _model_key(name: str) -> str:
@@ -317,6 +321,10 @@ def attribute(
         model, frozen, sites, ids, rc.embed, targets, node_index, build
     )
     graph.metadata["seconds"] = round(time.perf_counter() - started, 3)
+    # Saved with the graph, so statistics given to a view of the loaded graph can be checked.
+    graph.metadata[SAE_HASHES] = {
+        name: sae_fingerprint(d.sae) for d in dicts for name in (d.read.name, d.write.name)
+    }
     return graph
 
 

@@ -25,6 +25,7 @@ from saewidgets.analysis.attribution.validate import (
     ValidationError,
     check_request,
 )
+from saewidgets.core.aliases import renamed
 
 NODE_TYPES = ("feature", "error", "token", "logit", "feature_target")
 TARGET_TYPES = ("logit", "feature_target")
@@ -53,6 +54,7 @@ class AttributionGraph:
         given). Options are those of `graph_json.to_json`."""
         return graph_json.to_json(self, path, **kwargs)
 
+    @renamed(ctx="context")
     def __init__(
         self,
         nodes: pd.DataFrame,

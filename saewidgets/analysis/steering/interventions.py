@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from saewidgets.analysis.inputs import stats_by_site
+from saewidgets.analysis.sae_inputs import sae_at
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
-from saewidgets.sae.module import SAE
+from saewidgets.sae.module import SAE, SAEConfigError
 
 Mode = Literal["add", "clamp", "ablate"]
 MODES: tuple[str, ...] = ("add", "clamp", "ablate")
@@ -181,11 +182,10 @@ def compile_edits(
     by_site: dict[str, dict[int, list[Intervention]]] = {}
     for item in interventions:
         site = model.site(item.site)  # SiteError for names this model does not have
-        if item.sae.d_in != model.site_width(site.name):
-            raise SteeringError(
-                f"the SAE for feature {item.feature} reads width {item.sae.d_in}, but "
-                f"{site.name} of {model.name} has width {model.site_width(site.name)}"
-            )
+        try:
+            sae_at(item.sae, model, site.name)  # the checks every entry point shares
+        except SAEConfigError as error:
+            raise SteeringError(f"feature {item.feature}: {error}") from error
         by_site.setdefault(site.name, {}).setdefault(id(item.sae), []).append(item)
 
     plans = []
