@@ -32,8 +32,15 @@ def test_panel_runs_baseline_and_steered(setup):
     assert panel._baseline["done"] and panel._steered["done"]
     assert panel._steered["run"] == panel._run == panel._baseline["run"]
     assert panel.result.text == panel.baseline.text  # strength 0 changes nothing
+    statuses = []
+    panel.observe(lambda c: statuses.append(dict(c["new"])), names="_task")
     panel.set_strength(0, 0.8)
     panel.wait()
+    # the stream reports how far it got: token counts as fractions, ending at 8 of 8 tokens
+    fractions = [t["progress"] for t in statuses if t["state"] == "running" and t["progress"]]
+    assert fractions and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("8 of 8 tokens" in t["message"] for t in statuses)
+    assert statuses[-1]["state"] == "done"
     direct = sw.steer(model, PROMPT, sw.Intervention(sae, 3, 0.8), max_new_tokens=8)
     assert panel.result.text == direct.text != panel.baseline.text
     assert panel._steered["text"] == direct.text

@@ -35,14 +35,12 @@ def probe_text(model: Model, sae: SAE, site: str, text: str) -> dict:
         )
     tr = trace(model, text, {site: sae}, content_only=True, progress=False)
     sf = tr.site_features[site]
-    best = np.zeros(sf.d_sae, dtype=np.float32)
-    np.maximum.at(best, sf.indices, sf.values)
-    counts = np.bincount(sf.indices, minlength=sf.d_sae)
-    order = np.argsort(-best, kind="stable")[:N_TOP]
+    top = tr.top_features(doc=0, k=N_TOP, site=site) if len(sf.indices) else None
+    rows = [] if top is None else top[top.activation > 0].itertuples()
     return {
         "text": text,
         "tokens": tr.token_texts[0],
         "skipped": np.nonzero(~tr.content)[0].tolist(),
         "csr": pack_site_features(sf),
-        "top": [[int(g), float(best[g]), int(counts[g])] for g in order if best[g] > 0],
+        "top": [[int(r.feature), float(r.activation), int(r.n_tokens)] for r in rows],
     }

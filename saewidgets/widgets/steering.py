@@ -9,7 +9,6 @@ their run id; the front end shows only the newest run, so two runs never mix on 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -225,10 +224,11 @@ class SteeringPanel(SAEWidget):
         super().wait(timeout)
         return self.result
 
-    def _stream(self, trait: str, run: int, cancel: threading.Event):
+    def _stream(self, trait: str, run: int, ctx: TaskContext, what: str, limit: int):
         def on_token(text: str, ids: list[int]) -> None:
-            if not cancel.is_set():
+            if not ctx.cancelled.is_set():
                 setattr(self, trait, {"run": run, "text": text, "done": False})
+                ctx.progress(len(ids) / limit, f"{what}: {len(ids)} of {limit} tokens")
 
         return on_token
 
@@ -243,7 +243,9 @@ class SteeringPanel(SAEWidget):
                 prompt,
                 [],
                 **settings,
-                on_token=self._stream("_baseline", run, cancel),
+                on_token=self._stream(
+                    "_baseline", run, ctx, "the baseline", settings["max_new_tokens"]
+                ),
                 cancel=cancel,
             )
             if base.cancelled or cancel.is_set():
@@ -260,7 +262,9 @@ class SteeringPanel(SAEWidget):
                 items,
                 stats=self._stats,
                 **settings,
-                on_token=self._stream("_steered", run, cancel),
+                on_token=self._stream(
+                    "_steered", run, ctx, "with the edits", settings["max_new_tokens"]
+                ),
                 cancel=cancel,
             )
             if items
