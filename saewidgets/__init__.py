@@ -8,7 +8,7 @@
     tr.top_features(doc=0, pos=3)
 """
 
-from saewidgets import corpus
+from saewidgets import _moved, corpus
 from saewidgets.analysis.attribution import (
     AttributionError,
     AttributionGraph,
@@ -47,6 +47,13 @@ from saewidgets.widgets import (
 )
 
 __version__ = VERSION
+
+_moved.install()  # old module paths (saewidgets.stats, ...) keep importing, with a warning
+
+
+def __getattr__(name: str):
+    return _moved.attribute(name)
+
 
 __all__ = [
     "SAE",

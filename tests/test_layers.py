@@ -21,7 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": {"core", "model", "sae", "corpus"},
     "widgets": {"core", "model", "sae", "corpus", "analysis"},
 }
-TOP = {"saewidgets", "saewidgets.__main__"}  # the public surface and the CLI sit above all
+TOP = {"saewidgets", "saewidgets.__main__", "saewidgets._moved"}  # public surface, CLI, old paths
 
 
 def _modules() -> dict[str, Path]:
