@@ -21,6 +21,7 @@ from torch import nn
 from saewidgets.sae import architectures
 from saewidgets.sae.architectures import Architecture
 from saewidgets.sae.errors import SAEConfigError
+from saewidgets.sae.native_writer import save_native
 
 # The built-in architectures; `saewidgets.sae.architectures.names()` includes registered ones.
 ARCHITECTURES = architectures.BUILTIN
@@ -284,12 +285,7 @@ class SAE(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> Path:
         """Write the native format (SAELens's ``cfg.json`` + ``sae_weights.safetensors``);
-        see `saewidgets.sae.formats.native.save_native`."""
-        # The writer reads only this module's public attributes and does not import it. It is
-        # imported here, not at the top, because the formats package's readers build SAEs:
-        # loading them while this module is still being defined would fail.
-        from saewidgets.sae.formats.native import save_native
-
+        see `saewidgets.sae.native_writer.save_native`."""
         return save_native(self, path, overwrite=overwrite, sparsity=sparsity, dtype=dtype)
 
 
