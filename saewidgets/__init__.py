@@ -6,104 +6,89 @@
     sae = sw.SAE(d_in=576, d_sae=4608, architecture="topk", k=32)
     tr = sw.trace(model, "The Eiffel Tower is in Paris.", {"blocks.9.hook_resid_post": sae})
     tr.top_features(doc=0, pos=3)
+
+Names load on first use (torch, transformers and nnsight take seconds to import), so
+``import saewidgets`` and ``python -m saewidgets --help`` are quick.
 """
 
-from saewidgets import _moved, corpus
-from saewidgets.analysis.attribution import (
-    AttributionError,
-    AttributionGraph,
-    GraphFormatError,
-    ReplacementContext,
-    TargetError,
-    attribute,
-    attribution_memory,
-    load_graph,
-)
-from saewidgets.analysis.evaluate import EvalReport, evaluate, evaluate_many
-from saewidgets.analysis.labels import Labels, auto_labels, explain_with
-from saewidgets.analysis.stats import FeatureStats, StatsMismatch, feature_stats
-from saewidgets.analysis.steering import (
-    Intervention,
-    SteeringError,
-    SteeringResult,
-    SweepResult,
-    steer,
-    steering_sweep,
-)
-from saewidgets.analysis.trace import FeatureTrace, SiteFeatures, trace
-from saewidgets.core.errors import SAEWidgetsError
+from __future__ import annotations
+
+import importlib
+
+from saewidgets import _moved
+from saewidgets.core.errors import SAEWidgetsError as SAEWidgetsError
 from saewidgets.core.version import VERSION
-from saewidgets.model.model import Model, ModelLoadError, RemoteUnavailable, load_model
-from saewidgets.model.sites import SiteError, UnsupportedArchitecture
-from saewidgets.sae import SAE, SAEConfigError, SAEFormatError, load_sae, load_saes
-from saewidgets.training.trainer import TrainConfig, TrainResult, train_sae, train_saes
-from saewidgets.widgets import (
-    FeatureBrowser,
-    FeatureDashboard,
-    GraphView,
-    SteeringPanel,
-    TokenHeatmap,
-    link,
-)
 
 __version__ = VERSION
+
+# public name -> the module that defines it ("" for a subpackage of that name)
+_EXPORTS = {
+    "corpus": "",
+    "AttributionError": "saewidgets.analysis.attribution",
+    "AttributionGraph": "saewidgets.analysis.attribution",
+    "GraphFormatError": "saewidgets.analysis.attribution",
+    "ReplacementContext": "saewidgets.analysis.attribution",
+    "TargetError": "saewidgets.analysis.attribution",
+    "attribute": "saewidgets.analysis.attribution",
+    "attribution_memory": "saewidgets.analysis.attribution",
+    "load_graph": "saewidgets.analysis.attribution",
+    "EvalReport": "saewidgets.analysis.evaluate",
+    "evaluate": "saewidgets.analysis.evaluate",
+    "evaluate_many": "saewidgets.analysis.evaluate",
+    "Labels": "saewidgets.analysis.labels",
+    "auto_labels": "saewidgets.analysis.labels",
+    "explain_with": "saewidgets.analysis.labels",
+    "FeatureStats": "saewidgets.analysis.stats",
+    "StatsMismatch": "saewidgets.analysis.stats",
+    "feature_stats": "saewidgets.analysis.stats",
+    "Intervention": "saewidgets.analysis.steering",
+    "SteeringError": "saewidgets.analysis.steering",
+    "SteeringResult": "saewidgets.analysis.steering",
+    "SweepResult": "saewidgets.analysis.steering",
+    "steer": "saewidgets.analysis.steering",
+    "steering_sweep": "saewidgets.analysis.steering",
+    "FeatureTrace": "saewidgets.analysis.trace",
+    "SiteFeatures": "saewidgets.analysis.trace",
+    "trace": "saewidgets.analysis.trace",
+    "Model": "saewidgets.model.model",
+    "ModelLoadError": "saewidgets.model.model",
+    "RemoteUnavailable": "saewidgets.model.model",
+    "load_model": "saewidgets.model.model",
+    "SiteError": "saewidgets.model.sites",
+    "UnsupportedArchitecture": "saewidgets.model.sites",
+    "SAE": "saewidgets.sae",
+    "SAEConfigError": "saewidgets.sae",
+    "SAEFormatError": "saewidgets.sae",
+    "load_sae": "saewidgets.sae",
+    "load_saes": "saewidgets.sae",
+    "TrainConfig": "saewidgets.training.trainer",
+    "TrainResult": "saewidgets.training.trainer",
+    "train_sae": "saewidgets.training.trainer",
+    "train_saes": "saewidgets.training.trainer",
+    "FeatureBrowser": "saewidgets.widgets",
+    "FeatureDashboard": "saewidgets.widgets",
+    "GraphView": "saewidgets.widgets",
+    "SteeringPanel": "saewidgets.widgets",
+    "TokenHeatmap": "saewidgets.widgets",
+    "link": "saewidgets.widgets",
+}
+
+__all__ = sorted(["SAEWidgetsError", "__version__", *_EXPORTS])
 
 _moved.install()  # old module paths (saewidgets.stats, ...) keep importing, with a warning
 
 
 def __getattr__(name: str):
+    if name in _EXPORTS:
+        where = _EXPORTS[name]
+        if where:
+            value = getattr(importlib.import_module(where), name)
+        else:
+            value = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = value  # later uses skip this function
+        return value
     return _moved.attribute(name)
 
 
-__all__ = [
-    "SAE",
-    "AttributionError",
-    "AttributionGraph",
-    "EvalReport",
-    "FeatureBrowser",
-    "FeatureDashboard",
-    "FeatureStats",
-    "FeatureTrace",
-    "GraphFormatError",
-    "GraphView",
-    "Intervention",
-    "Labels",
-    "Model",
-    "ModelLoadError",
-    "RemoteUnavailable",
-    "ReplacementContext",
-    "SAEConfigError",
-    "SAEFormatError",
-    "SAEWidgetsError",
-    "SiteError",
-    "SiteFeatures",
-    "StatsMismatch",
-    "SteeringError",
-    "SteeringPanel",
-    "SteeringResult",
-    "SweepResult",
-    "TargetError",
-    "TokenHeatmap",
-    "TrainConfig",
-    "TrainResult",
-    "UnsupportedArchitecture",
-    "__version__",
-    "attribute",
-    "attribution_memory",
-    "auto_labels",
-    "corpus",
-    "evaluate",
-    "evaluate_many",
-    "explain_with",
-    "feature_stats",
-    "link",
-    "load_graph",
-    "load_model",
-    "load_sae",
-    "load_saes",
-    "steer",
-    "steering_sweep",
-    "trace",
-    "train_sae",
-    "train_saes",
-]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -44,6 +44,10 @@ def lab(args: argparse.Namespace) -> int:
         cmd.append("--allow-root")  # containers and CI machines often run as root
     if args.no_browser:
         cmd.append("--no-browser")
+    if args.port is not None:
+        cmd.append(f"--port={args.port}")
+    if args.ip is not None:
+        cmd.append(f"--ip={args.ip}")
     return subprocess.call(cmd)
 
 
@@ -135,37 +139,78 @@ def _markdown(frame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m saewidgets")
-    sub = parser.add_subparsers(dest="command", required=True)
-    qs = sub.add_parser(
-        "quickstart", help="trace a prompt with the embedded model and show features"
-    )
-    qs.add_argument("--text", default="The Eiffel Tower is in Paris, and the Colosseum is in Rome.")
-    qs.add_argument("-k", type=int, default=8)
-    qs.set_defaults(func=quickstart)
-    lb = sub.add_parser("lab", help="open the quickstart notebook in JupyterLab")
-    lb.add_argument("--notebook", default="notebooks/quickstart.ipynb")
-    lb.add_argument("--no-browser", action="store_true")
-    lb.set_defaults(func=lab)
-    tr = sub.add_parser("train", help="train SAEs (a preset, or your own sites)")
-    tr.add_argument("--preset", choices=["embedded"])
-    tr.add_argument("--model", default=None, help="HF id or folder (default: embedded)")
-    tr.add_argument("--site", action="append", help="site to train (repeatable)")
-    tr.add_argument("--architecture", default="topk")
-    tr.add_argument("--d-sae", type=int, default=4608)
-    tr.add_argument("-k", "--k", type=int, default=32)
-    tr.add_argument("--n-tokens", type=int, default=None)
-    tr.add_argument("--epochs", type=float, default=None)
-    tr.add_argument("--out", default=None)
-    tr.add_argument("--device", default=None)
-    tr.add_argument("--overwrite", action="store_true")
-    tr.set_defaults(func=train)
-    ev = sub.add_parser("evaluate", help="evaluate SAEs on held-out text (markdown table)")
-    ev.add_argument("--saes", default="embedded", help="'embedded' or a folder of SAE folders")
-    ev.add_argument("--n-tokens", type=int, default=20_000)
-    ev.set_defaults(func=evaluate)
+    parser = _parser()
     args = parser.parse_args(argv)
     return args.func(args)
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows real defaults; None and off switches have nothing worth printing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _parser() -> argparse.ArgumentParser:
+    # Only argparse here: the package loads torch and friends when a command runs, not for
+    # --help.
+    fmt = _Help
+    parser = argparse.ArgumentParser(
+        prog="python -m saewidgets",
+        description="saewidgets from the command line (everything works offline).",
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    qs = sub.add_parser(
+        "quickstart",
+        help="trace a prompt with the embedded model and print its features",
+        formatter_class=fmt,
+    )
+    qs.add_argument(
+        "--text",
+        default="The Eiffel Tower is in Paris, and the Colosseum is in Rome.",
+        help="the text to trace",
+    )
+    qs.add_argument("-k", type=int, default=8, help="how many features to list")
+    qs.set_defaults(func=quickstart)
+    lb = sub.add_parser(
+        "lab", help="open a tutorial notebook in JupyterLab", formatter_class=fmt
+    )
+    lb.add_argument("--notebook", default="notebooks/quickstart.ipynb", help="notebook to open")
+    lb.add_argument("--port", type=int, default=None, help="port (default: JupyterLab's, 8888)")
+    lb.add_argument("--ip", default=None, help="address to listen on (default: localhost)")
+    lb.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    lb.set_defaults(func=lab)
+    tr = sub.add_parser(
+        "train", help="train SAEs (a preset, or your own sites)", formatter_class=fmt
+    )
+    tr.add_argument(
+        "--preset", choices=["embedded"], help="the recipe of the SAEs shipped with the package"
+    )
+    tr.add_argument("--model", default=None, help="HF id or folder (default: the embedded model)")
+    tr.add_argument(
+        "--site", action="append", help="site to train, e.g. blocks.9.hook_resid_post (repeat)"
+    )
+    tr.add_argument("--architecture", default="topk", help="relu, topk, batchtopk, jumprelu, gated")
+    tr.add_argument("--d-sae", type=int, default=4608, help="number of features")
+    tr.add_argument("-k", "--k", type=int, default=32, help="active features per token (TopK)")
+    tr.add_argument("--n-tokens", type=int, default=None, help="training tokens per site")
+    tr.add_argument("--epochs", type=float, default=None, help="passes over those tokens")
+    tr.add_argument("--out", default=None, help="output folder (default: the user cache)")
+    tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    tr.add_argument("--overwrite", action="store_true", help="replace SAEs already trained there")
+    tr.set_defaults(func=train)
+    ev = sub.add_parser(
+        "evaluate",
+        help="evaluate SAEs on held-out text (prints a markdown table)",
+        formatter_class=fmt,
+    )
+    ev.add_argument("--saes", default="embedded", help="'embedded' or a folder of SAE folders")
+    ev.add_argument("--n-tokens", type=int, default=20_000, help="held-out tokens per site")
+    ev.set_defaults(func=evaluate)
+    return parser
 
 
 if __name__ == "__main__":
