@@ -92,7 +92,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
     (results / "attribution.json").write_text(json.dumps(rows, indent=2))
     print(f"{'tokens':>6} {'seconds':>8} {'peak GiB':>9} {'nodes':>6} {'edges':>9}")
     for r in rows:

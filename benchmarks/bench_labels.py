@@ -70,6 +70,7 @@ def main() -> None:
         cells = " | ".join(results[site][c] for c in columns)
         print(f"| {site} | {cells} | {elapsed:.1f} | {chosen_next:.0%} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # benchmarks/results/ on a fresh clone
     args.out.write_text(json.dumps(results, indent=1))
 
 

@@ -107,6 +107,7 @@ def main() -> None:
         "baseline_dense_gb_at_1m_tokens": round(1_000_000 * sae.d_sae * 4 / 2**30, 1),
     }
     print(json.dumps(report, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # absent on a fresh clone
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
 

@@ -190,6 +190,7 @@ def main() -> None:
         shown = f"{value:,.4g}" if isinstance(value, float) else str(value)
         print(f"| {key} | {shown} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # absent on a fresh clone
     args.out.write_text(json.dumps(rows, indent=1, default=str))
 
 

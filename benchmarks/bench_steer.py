@@ -121,6 +121,7 @@ def main() -> None:
         "first_token": bench_first_token(model, sae, args.runs),
     }
     print(json.dumps(report, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # absent on a fresh clone
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
 

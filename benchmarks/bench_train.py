@@ -456,6 +456,7 @@ def main() -> None:
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # absent on a fresh clone
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {out}")
