@@ -24,25 +24,28 @@ def test_notebook_executes(path, tmp_path):
         if o.get("output_type") == "error"
     ]
     assert not errors
+    # everything a notebook writes goes into the folder it names, not beside the notebook
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]
+    out = tmp_path / "outputs"
     # the trace cell printed a FeatureTrace with both documents
     text = "".join(
         str(o.get("data", {}).get("text/plain", "")) for c in nb.cells for o in c.get("outputs", [])
     )
     if path.name == "quickstart.ipynb":
         assert "FeatureTrace(2 docs" in text
-        page = tmp_path / "quickstart-heatmap.html"
+        page = out / "quickstart-heatmap.html"
         assert page.is_file() and "saew-bundle" in page.read_text()
     if path.name == "dashboards.ipynb":
         assert "FeatureStats(blocks.9.hook_resid_post, 4608 features" in text
         for name in ("dashboard.html", "browser.html"):
-            assert "saew-bundle" in (tmp_path / name).read_text()
+            assert "saew-bundle" in (out / name).read_text()
     if path.name == "steering.ipynb":
         assert "SteeringResult(2 interventions, 24 tokens" in text
-        assert "saew-bundle" in (tmp_path / "steering.html").read_text()
+        assert "saew-bundle" in (out / "steering.html").read_text()
     if path.name == "attribution.ipynb":
         assert "AttributionGraph('Fact: the capital of France is'" in text
         assert "target: ' Paris'" in "".join(
             o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
         )
-        assert "saew-bundle" in (tmp_path / "paris-graph.html").read_text()
-        assert (tmp_path / "paris-graph.json").is_file()
+        assert "saew-bundle" in (out / "paris-graph.html").read_text()
+        assert (out / "paris-graph.json").is_file()
