@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -315,3 +316,356 @@ def test_graph_view_in_jupyterlab(tmp_path, chromium):
         assert report["gap"] < 1e-5  # the shown result is the real model's, recomputed here
         foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
         assert foreign == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Every view in one notebook, served once per app (JupyterLab, Notebook 7) for the three checks
+# below: tooltips escape the output area, Enter and other keys stay in our inputs, and no stale
+# tooltip outlives the content under it. A kernel-side log (an Output widget fed by trait
+# observers) proves what reached Python.
+
+ALL_CELLS = [
+    # the printed lines put room above the widgets: any of them can be scrolled to either edge
+    f"import sys; sys.path.insert(0, {str(TESTS)!r})\nprint('\\n'.join(['room above'] * 40))",
+    "import ipywidgets, json, torch\nimport saewidgets as sw\nfrom tiny import tiny_model\n"
+    "model = tiny_model('llama', seed=5)\nsaes = []\n"
+    "for layer in range(3):\n"
+    "    sae = sw.SAE(32, 48, 'relu', site=f'blocks.{layer}.hook_resid_post', seed=layer)\n"
+    "    with torch.no_grad():\n"
+    "        sae.b_enc.fill_(0.05)\n"
+    "    saes.append(sae)\n"
+    "log = ipywidgets.Output()\nlog.append_stdout('KERNEL LOG\\n')\n"
+    "def watch(widget, name, *traits):\n"
+    "    widget.observe(lambda c: log.append_stdout(f\"{name}.{c['name']}={c['new']!r}\\n\"),"
+    " names=list(traits))",
+    "tr = sw.trace(model, ['Hello world, a test of the heat map. ' * 8, 'Another doc ' * 12,"
+    " 'The last document, at the bottom.'], saes[1:])\n"
+    "w = sw.TokenHeatmap(tr)\nwatch(w, 'heatmap', 'selected_feature', 'selected_token', 'site')\n"
+    "print('DEFAULTS ' + json.dumps({s: w._summary[s][0][0] for s in tr.sites}))\nw",
+    "texts = [f'Item {i}: the red box holds {i % 11} stones.' for i in range(60)]\n"
+    "stats = sw.feature_stats(model, saes[1], sw.corpus.from_texts(texts), n_tokens=800,"
+    " window=32, cache=False, progress=False)\n"
+    "dash = sw.FeatureDashboard(stats, model=model, sae=saes[1])\n"
+    "watch(dash, 'dash', 'selected_feature')\ndash",
+    "fb = sw.FeatureBrowser(model, saes[1], stats)\nfb",
+    "panel = sw.SteeringPanel(model, saes[1], features=[3], prompt='the cat sat on',"
+    " max_new_tokens=12)\n"
+    "watch(panel, 'panel', 'max_new_tokens', 'temperature', 'seed', '_search')\npanel",
+    "graph = sw.attribute(model, 'the red box holds 3 stones', saes, progress=False)\n"
+    "view = sw.GraphView(graph, stats=stats)\nview",
+    "log",  # last, so that its growing never moves the widgets
+]
+
+# every scroll box between a widget and its cell: none may grow (or start) to scroll
+_SCROLL_BOXES = """root => {
+  const out = [];
+  for (let e = root; e && !e.classList.contains('jp-Cell'); e = e.parentElement) {
+    const s = getComputedStyle(e);
+    if (s.overflowY !== 'visible' || s.overflowX !== 'visible')
+      out.push([e.className, e.scrollHeight, e.clientHeight]);
+  }
+  return out;
+}"""
+
+_TIP = ".saew-tooltip:not([hidden])"
+
+# scroll every box around the element until it sits at the bottom (or top) edge of the
+# notebook's visible part
+_TO_BOTTOM = "e => e.scrollIntoView({block: 'end'})"
+_TO_TOP = "e => e.scrollIntoView({block: 'start'})"
+
+
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def notebook_page(request, tmp_path_factory, _chromium_browser):
+    """One server and one page with every view rendered, shared by the tests of one app."""
+    app = request.param
+    with _serve(app, tmp_path_factory.mktemp(app), ALL_CELLS) as url:
+        context = _chromium_browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            page = context.new_page()
+            watch = PageWatch(page, block_network=False)
+            _run_all(page, app, url)
+            for ready in (".saew-heatmap", ".saew-dashboard", ".saew-browser", ".saew-graph"):
+                page.wait_for_selector(f"{ready}[data-ready='true']", timeout=180_000)
+            page.wait_for_selector(
+                ".saew-steer-out[data-role='steered'][data-done='true']", timeout=120_000
+            )
+            yield page
+            foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
+            assert foreign == []
+        finally:
+            context.close()
+
+
+def _log_length(page) -> int:
+    return len(_log_lines(page))
+
+
+def _log_lines(page) -> list[str]:
+    return page.evaluate(
+        """() => {
+        const o = [...document.querySelectorAll('.jp-OutputArea-output')]
+          .find(e => e.textContent.includes('KERNEL LOG'));
+        return o ? o.textContent.split('\\n').map(l => l.trim()).filter(Boolean) : [];
+    }"""
+    )
+
+
+def _kernel_says(page, line: str, after: int, timeout: float = 60_000) -> None:
+    """Wait until the kernel log has `line` among the lines after the first `after` ones."""
+    page.wait_for_function(
+        """([line, after]) => {
+        const o = [...document.querySelectorAll('.jp-OutputArea-output')]
+          .find(e => e.textContent.includes('KERNEL LOG'));
+        if (!o) return false;
+        const lines = o.textContent.split('\\n').map(l => l.trim()).filter(Boolean);
+        return lines.slice(after).includes(line);
+    }""",
+        arg=[line, after],
+        timeout=timeout,
+    )
+
+
+def _frames(page, n: int = 2) -> None:
+    """Let the page render n frames (scroll events are dispatched on the next frame)."""
+    page.evaluate(
+        "n => new Promise(r => { const f = k => k ? requestAnimationFrame(() => f(k - 1)) : r();"
+        " f(n); })",
+        n,
+    )
+
+
+def _tip_fully_shown(page, root_selector: str, before: list) -> None:
+    """The visible tooltip lies inside the viewport with nothing of it cut off, and no scroll
+    box around the widget grew because of it."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(_TIP)).to_have_count(1)
+    after = page.locator(root_selector).evaluate(_SCROLL_BOXES)
+    for (cls, height, client), (_, was, _) in zip(after, before, strict=True):
+        assert height <= max(was, client) + 1, f"{cls} scrolls: {height} > {client}"
+    box = page.evaluate(
+        """() => { const t = document.querySelector('.saew-tooltip:not([hidden])');
+        const r = t.getBoundingClientRect();
+        return {left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+                w: innerWidth, h: innerHeight, sh: t.scrollHeight, ch: t.clientHeight,
+                sw: t.scrollWidth, cw: t.clientWidth}; }"""
+    )
+    assert box["left"] >= 0 and box["top"] >= 0, box
+    assert box["right"] <= box["w"] and box["bottom"] <= box["h"], box
+    assert box["sh"] <= box["ch"] + 1 and box["sw"] <= box["cw"] + 1, box  # nothing clipped
+
+
+def _notebook_shape(page) -> tuple[int, int]:
+    return page.locator(".jp-Cell").count(), page.locator(".jp-MarkdownCell").count()
+
+
+def test_tooltips_escape_the_output_area(notebook_page):
+    """Item 1: a tooltip is never clipped by the output area, never makes it scroll, and stays
+    on screen (it flips above a token at the bottom of the viewport)."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    heatmap = ".saew-heatmap"
+    before = page.locator(heatmap).evaluate(_SCROLL_BOXES)
+    assert before, "the output area has no scroll box: nothing to check"
+    last = page.locator(f"{heatmap} .saew-docs .saew-tok").last
+    last.hover()
+    expect(page.locator(f"{_TIP} .saew-tip-feature").first).to_be_visible()
+    _tip_fully_shown(page, heatmap, before)
+    page.mouse.move(0, 0)
+    expect(page.locator(_TIP)).to_have_count(0)
+    # the same token at the very bottom of the viewport: the tooltip stays on screen
+    last.evaluate(_TO_BOTTOM)
+    _frames(page)
+    bottom = last.evaluate("e => e.getBoundingClientRect().bottom")
+    assert bottom > page.viewport_size["height"] - 120  # no room below it for the tooltip
+    last.hover()
+    expect(page.locator(f"{_TIP} .saew-tip-feature").first).to_be_visible()
+    _tip_fully_shown(page, heatmap, before)
+    page.mouse.move(0, 0)
+    # the dashboard's example tooltips and the graph's hover card
+    for root, target in (
+        (".saew-dashboard", ".saew-top-examples .saew-example >> nth=-1 >> .saew-focus"),
+        (".saew-graph", ".saew-graph-nodes [data-node] >> nth=-1"),
+    ):
+        node = page.locator(f"{root} {target}")
+        node.scroll_into_view_if_needed()
+        _frames(page)
+        before = page.locator(root).evaluate(_SCROLL_BOXES)
+        node.hover()
+        expect(page.locator(_TIP)).to_have_count(1)
+        _tip_fully_shown(page, root, before)
+        page.mouse.move(0, 0)
+        expect(page.locator(_TIP)).to_have_count(0)
+
+
+def test_enter_applies_inputs_and_keys_stay_in_the_widget(notebook_page):
+    """Item 2: Enter applies each single-line input (the kernel sees the trait change), and
+    letters typed into our controls never run notebook shortcuts (a, b, m, d d)."""
+
+    page = notebook_page
+    shape = _notebook_shape(page)
+
+    def letters(selector: str) -> None:
+        page.locator(selector).click()
+        page.keyboard.type("abm")
+        page.keyboard.press("d")
+        page.keyboard.press("d")
+        assert _notebook_shape(page) == shape
+
+    def enter(selector: str, value: str, line: str) -> None:
+        letters(selector)
+        start = _log_length(page)
+        page.locator(selector).fill(value)
+        page.locator(selector).press("Enter")
+        _kernel_says(page, line, start)
+
+    picker = page.locator(".saew-heatmap .saew-picker")
+    feature = (int(picker.input_value() or 0) + 1) % 48
+    enter(".saew-heatmap .saew-picker", str(feature), f"heatmap.selected_feature={feature}")
+    shown = int(page.locator(".saew-dashboard .saew-card").get_attribute("data-feature"))
+    other = (shown + 1) % 48
+    enter(".saew-dashboard .saew-picker", str(other), f"dash.selected_feature={other}")
+    page.wait_for_selector(f".saew-dashboard .saew-card[data-feature='{other}']", timeout=60_000)
+    enter(".saew-steer-max", "9", "panel.max_new_tokens=9")
+    enter(".saew-steer-temp", "0.7", "panel.temperature=0.7")
+    enter(".saew-steer-seed", "11", "panel.seed=11")
+    enter(".saew-steer-search", "3", "panel._search='3'")
+    # controls that are not text fields (a chip button, a slider) keep their keys too
+    for selector in (".saew-heatmap .saew-chip >> nth=0", ".saew-steer-slider >> nth=0"):
+        page.locator(selector).focus()
+        page.keyboard.type("abm")
+        page.keyboard.press("d")
+        page.keyboard.press("d")
+        assert _notebook_shape(page) == shape
+
+
+def _point_on(page, rect: dict, selector: str):
+    """A point inside `rect` (viewport pixels) where the topmost element is in `selector`."""
+    return page.evaluate(
+        """([r, selector]) => {
+        for (let y = r.top + 4; y < r.bottom - 2; y += 6)
+          for (let x = r.left + 4; x < r.right - 2; x += 6) {
+            const e = document.elementFromPoint(x, y);
+            if (e && e.closest(selector)) return [x, y];
+          }
+        return null;
+    }""",
+        [rect, selector],
+    )
+
+
+def _tip_rect(page) -> dict:
+    return page.locator(_TIP).evaluate(
+        "t => { const r = t.getBoundingClientRect();"
+        " return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; }"
+    )
+
+
+def test_no_stale_tooltips(notebook_page):
+    """Item 3: switching the heatmap's site hides its tooltip and opens the new site on its own
+    default feature; new text in the browser's live box leaves no old tooltip; a click where
+    the old tooltip was lands on the text."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    text = page.locator(".jp-OutputArea-output", has_text="DEFAULTS ").first.text_content()
+    defaults = json.loads(text.split("DEFAULTS ", 1)[1].splitlines()[0])
+    first_site, second_site = list(defaults)
+    heatmap = ".saew-heatmap"
+    if page.locator(f"{heatmap} .saew-site").input_value() != first_site:
+        page.locator(f"{heatmap} .saew-site").select_option(first_site)
+    # select a feature that the second site does not open on
+    start = _log_length(page)
+    chips = page.locator(f"{heatmap} .saew-chip:not(.saew-active)")
+    chip = next(
+        chips.nth(i)
+        for i in range(chips.count())
+        if chips.nth(i).get_attribute("data-feature") != str(defaults[second_site])
+    )
+    picked = chip.get_attribute("data-feature")
+    chip.click()
+    _kernel_says(page, f"heatmap.selected_feature={picked}", start)
+    token = page.locator(f"{heatmap} .saew-docs .saew-tok").nth(3)
+    token.evaluate(_TO_TOP)  # so that the tooltip goes below it, over more text
+    _frames(page)
+    token.hover()
+    expect(page.locator(f"{_TIP} .saew-tip-feature").first).to_be_visible()
+    old = _tip_rect(page)
+    start = _log_length(page)
+    page.locator(f"{heatmap} .saew-site").select_option(second_site)
+    _kernel_says(page, f"heatmap.site={second_site!r}", start)
+    _kernel_says(page, f"heatmap.selected_feature={defaults[second_site]}", start)
+    expect(page.locator(f"{heatmap} .saew-legend-name")).to_have_text(
+        re.compile(rf"^#{defaults[second_site]}\b")
+    )
+    expect(page.locator(_TIP)).to_have_count(0)
+    point = _point_on(page, old, f"{heatmap} .saew-docs .saew-tok")
+    assert point is not None, "the old tooltip's place still holds something else than text"
+    start = _log_length(page)
+    page.mouse.click(*point)
+    where = page.locator(f"{_TIP}[data-pinned='true'] .saew-tip-where")
+    expect(where).to_have_count(1)
+    doc, pos = re.findall(r"\d+", where.text_content())
+    _kernel_says(page, f"heatmap.selected_token=[{doc}, {pos}]", start)
+    page.keyboard.press("Escape")
+    expect(page.locator(_TIP)).to_have_count(0)
+
+    # the browser's live box: new text replaces the tokens under a tooltip
+    browser = ".saew-browser .saew-search"
+    query = page.locator(f"{browser} .saew-query")
+    status = page.locator(f"{browser} .saew-probe-status")
+    tokens = page.locator(f"{browser} .saew-probe-tokens .saew-tok")
+    first = "the red box holds 7 stones; " * 8
+    second = "a blue cup holds 3 marbles. " * 8
+
+    def run(text: str) -> None:
+        query.fill(text)
+        query.press("Enter")
+        expect(status).to_have_attribute("data-busy", "false", timeout=60_000)
+        expect(tokens).to_have_count(len(text))
+
+    run(first)
+    tokens.nth(6).evaluate(_TO_TOP)
+    _frames(page)
+    tokens.nth(6).hover()
+    expect(page.locator(f"{_TIP} .saew-tip-token")).to_have_count(1)
+    old = _tip_rect(page)
+    pointer = tokens.nth(6).evaluate(
+        "e => { const r = e.getBoundingClientRect();"
+        " return [(r.left + r.right) / 2, (r.top + r.bottom) / 2]; }"
+    )
+    # new text, typed while the pointer stays on the token: whatever tooltip shows afterwards
+    # is about the token now under the pointer, never the old one
+    run(second)
+    _frames(page)
+    stale = page.evaluate(
+        """([x, y]) => {
+        const t = document.querySelector('.saew-tooltip:not([hidden]) .saew-tip-token');
+        if (!t) return null;
+        const under = document.elementFromPoint(x, y)?.closest('.saew-tok');
+        return under && under.textContent === t.textContent ? null : t.textContent;
+    }""",
+        pointer,
+    )
+    assert stale is None, f"a tooltip about replaced text stays: {stale!r}"
+    # the pointer moves to the box to type again: no tooltip stays over the text
+    query.click()
+    run(first)
+    expect(page.locator(_TIP)).to_have_count(0)
+    point = _point_on(page, old, f"{browser} .saew-probe-tokens .saew-tok, {browser} .saew-row")
+    assert point is not None, "nothing clickable under the old tooltip's place"
+    target = page.evaluate(
+        "([x, y]) => { const e = document.elementFromPoint(x, y);"
+        " return e.closest('.saew-row') ? 'row' : 'token'; }",
+        point,
+    )
+    page.mouse.click(*point)
+    if target == "token":
+        expect(page.locator(f"{_TIP}[data-pinned='true'] .saew-tip-token")).to_have_count(1)
+        page.keyboard.press("Escape")
+    else:
+        expect(page.locator(".saew-browser[data-view='feature']")).to_have_count(1)
+        page.locator(".saew-browser .saew-back").click()
+    expect(page.locator(_TIP)).to_have_count(0)

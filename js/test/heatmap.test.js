@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   chipTitle,
+  defaultFeature,
   docIndex,
   featureProblem,
   labelOf,
@@ -79,4 +80,18 @@ test("legend and chip texts", () => {
   assert.equal(legendRange(12.345), "0 – 12.3");
   assert.equal(legendRange(0), "never active here");
   assert.equal(chipTitle(2.345, 12), "max 2.35 · active on 12 tokens");
+});
+
+test("a site opens on its first summary feature, or none", () => {
+  const summary = {
+    a: [
+      [7, 2.5, 3],
+      [1, 1, 9],
+    ],
+    b: [],
+  };
+  assert.equal(defaultFeature(summary, "a"), 7);
+  assert.equal(defaultFeature(summary, "b"), -1);
+  assert.equal(defaultFeature(summary, "missing"), -1);
+  assert.equal(defaultFeature(undefined, "a"), -1);
 });

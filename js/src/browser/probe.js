@@ -1,5 +1,5 @@
 // Search by inference: the typed text's tokens, shaded by the hovered feature chip; hovering a
-// token lists its strongest features.
+// token lists its strongest features (a click pins the list, to open one of them).
 import { clear, h } from "../lib/dom.js";
 import { fmt, visibleText } from "../lib/format.js";
 import { decodeProbe } from "../lib/probe.js";
@@ -53,6 +53,7 @@ export function probeArea(model, { catalog, tooltip, open }) {
   }
 
   function paint() {
+    tooltip.hide(); // the text under it is replaced
     clear(node);
     const probe = decodeProbe(model.get("_probe"));
     if (!probe) return;
@@ -70,10 +71,18 @@ export function probeArea(model, { catalog, tooltip, open }) {
         s.style.background = colours[t];
       });
     };
+    const tokenAt = (target) => {
+      const span = target.closest ? target.closest(".saew-tok") : null;
+      return span && span.saewToken !== undefined ? span : null;
+    };
     tokens.addEventListener("mouseover", (event) => {
-      const span = event.target.closest ? event.target.closest(".saew-tok") : null;
-      if (!span || span.saewToken === undefined) return;
-      tooltip.show(span, tokenTip(probe, span.saewToken));
+      const span = tokenAt(event.target);
+      if (span && !tooltip.pinned) tooltip.show(span, tokenTip(probe, span.saewToken));
+    });
+    // a click pins the tooltip, so its features can be clicked
+    tokens.addEventListener("click", (event) => {
+      const span = tokenAt(event.target);
+      if (span) tooltip.pin(span, tokenTip(probe, span.saewToken));
     });
     const chips = h(
       "div",

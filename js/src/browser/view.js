@@ -1,6 +1,7 @@
 // FeatureBrowser: find features by typed text, label or promoted token; open their dashboards.
 import { h } from "../lib/dom.js";
 import { cardFor, featurePane, selectFeature } from "../lib/featurepane.js";
+import { ownKeys } from "../lib/keys.js";
 import { taskStatus } from "../lib/task.js";
 import { liveTextBox } from "../lib/textbox.js";
 import { createTooltip } from "../lib/tooltip.js";
@@ -9,7 +10,7 @@ import { probeArea } from "./probe.js";
 import { availableFeatures, decodeCatalog } from "./state.js";
 
 export function render({ model, el }) {
-  const root = h("div", { class: "saew-root saew-browser", dataset: { view: "search" } });
+  const root = ownKeys(h("div", { class: "saew-root saew-browser", dataset: { view: "search" } }));
   el.appendChild(root);
   const tooltip = createTooltip(root);
   const notice = h("span", { class: "saew-notice", role: "status" });
@@ -64,6 +65,7 @@ export function render({ model, el }) {
     box.dispose();
     pane.dispose();
     task.dispose();
+    tooltip.dispose();
     model.off("change:selected_feature", onFeature);
   };
 }

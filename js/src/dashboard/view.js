@@ -1,12 +1,13 @@
 // FeatureDashboard: every panel about one feature; neighbours open in place.
 import { clear, h } from "../lib/dom.js";
 import { featurePane, selectFeature } from "../lib/featurepane.js";
+import { applyOnEnter, ownKeys } from "../lib/keys.js";
 import { taskStatus } from "../lib/task.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { metaLine, parseFeatureId } from "./state.js";
 
 export function render({ model, el }) {
-  const root = h("div", { class: "saew-root saew-dashboard" });
+  const root = ownKeys(h("div", { class: "saew-root saew-dashboard" }));
   el.appendChild(root);
   const picker = h("input", {
     class: "saew-picker",
@@ -14,6 +15,7 @@ export function render({ model, el }) {
     placeholder: "go to feature id",
     "aria-label": "feature id",
   });
+  applyOnEnter(picker);
   const notice = h("span", { class: "saew-notice", role: "status" });
   const controls = h(
     "div",
@@ -38,6 +40,7 @@ export function render({ model, el }) {
   return () => {
     task.dispose();
     pane.dispose();
+    tooltip.dispose();
     clear(root);
   };
 }

@@ -1,6 +1,7 @@
 // The side panel's pins: the pinned nodes, their subgraph's scores, and supernodes (labelled
 // groups of pinned nodes).
 import { clear, h } from "../lib/dom.js";
+import { applyOnEnter } from "../lib/keys.js";
 import {
   groupColour,
   groupOf,
@@ -53,6 +54,7 @@ export function pinPanel(model, g, { error, togglePin, open }) {
     name.addEventListener("change", () =>
       saveSupernodes(renameSupernode(supernodes, k, name.value)),
     );
+    applyOnEnter(name);
     return h(
       "li",
       { style: { borderLeft: `4px solid ${groupColour(k)}` } },

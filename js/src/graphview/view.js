@@ -1,6 +1,7 @@
 // GraphView: an attribution graph, layer rows × token columns. Nodes are SVG (hover, click, pin);
 // edges are drawn on a canvas underneath, so thousands of them stay cheap.
 import { clear, h } from "../lib/dom.js";
+import { ownKeys } from "../lib/keys.js";
 import { taskStatus } from "../lib/task.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { describeNode, nodeCard } from "./card.js";
@@ -12,7 +13,7 @@ import { decodeGraph, togglePin as toggled } from "./state.js";
 
 export function render({ model, el }) {
   const g = decodeGraph(model.get("_graph"));
-  const root = h("div", { class: "saew-root saew-graph" });
+  const root = ownKeys(h("div", { class: "saew-root saew-graph" }));
   el.appendChild(root);
   const tooltip = createTooltip(root);
   const error = h("div", { class: "saew-graph-error", role: "alert" });
@@ -91,6 +92,7 @@ export function render({ model, el }) {
   root.dataset.ready = "true";
   return () => {
     task.dispose();
+    tooltip.dispose();
     for (const [name, fn] of handlers) model.off(name, fn);
     clear(root);
   };

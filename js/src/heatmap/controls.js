@@ -1,8 +1,10 @@
 // TokenHeatmap's controls: the site picker, the feature picker (id or label), the legend and
 // the strip of the site's most active features.
 import { clear, h } from "../lib/dom.js";
+import { applyOnEnter } from "../lib/keys.js";
 import {
   chipTitle,
+  defaultFeature,
   labelOf,
   legendName,
   legendRange,
@@ -20,7 +22,9 @@ export function controls(model, { onPick }) {
   );
   siteSelect.value = model.get("site");
   siteSelect.addEventListener("change", () => {
+    // a feature id means something else at another site: open the new site on its default
     model.set("site", siteSelect.value);
+    model.set("selected_feature", defaultFeature(model.get("_summary"), siteSelect.value));
     model.save_changes();
   });
   const listId = `saew-features-${Math.random().toString(36).slice(2)}`;
@@ -32,6 +36,7 @@ export function controls(model, { onPick }) {
     placeholder: "feature id or label",
     "aria-label": "feature",
   });
+  applyOnEnter(picker);
   const notice = h("span", { class: "saew-notice", role: "status" });
   const legend = h("span", { class: "saew-legend" });
   const node = h(
@@ -89,7 +94,10 @@ export function controls(model, { onPick }) {
       chip.classList.toggle("saew-active", Number(chip.dataset.feature) === feature);
     }
     clear(legend);
-    if (feature < 0) return;
+    if (feature < 0) {
+      if (document.activeElement !== picker) picker.value = "";
+      return;
+    }
     const label = labelOf(model.get("labels"), model.get("site"), feature);
     legend.append(
       h("span", { class: "saew-legend-name" }, legendName(feature, label)),

@@ -1,12 +1,10 @@
-// Hovering a token shows its strongest features; clicking pins the tooltip and selects the
-// token (Escape or a click outside the view unpins).
+// Hovering a token shows its strongest features; clicking pins the tooltip (its features can
+// then be clicked) and selects the token (Escape or a click outside the view unpins).
 import { h } from "../lib/dom.js";
 import { fmt, visibleText } from "../lib/format.js";
 import { labelOf, locate, TOP_IN_TOOLTIP } from "./state.js";
 
-export function tokenHover({ model, root, docs, tooltip, tokens, offsets, site, onPick }) {
-  let pinned = false;
-
+export function tokenHover({ model, docs, tooltip, tokens, offsets, site, onPick }) {
   function tokenAt(target) {
     const span = target.closest ? target.closest(".saew-tok") : null;
     return span && span.saewToken !== undefined ? span : null;
@@ -36,37 +34,26 @@ export function tokenHover({ model, root, docs, tooltip, tokens, offsets, site, 
     );
   }
 
-  function showToken(span) {
+  function tokenTip(span) {
     const t = span.saewToken;
     const [d, pos] = locate(offsets, t);
-    tooltip.show(
-      span,
-      h(
-        "div",
-        {},
-        h("div", { class: "saew-tip-token" }, visibleText(tokens[d][pos])),
-        h("div", { class: "saew-tip-where" }, `doc ${d} · token ${pos}`),
-        featureList(t),
-      ),
+    return h(
+      "div",
+      {},
+      h("div", { class: "saew-tip-token" }, visibleText(tokens[d][pos])),
+      h("div", { class: "saew-tip-where" }, `doc ${d} · token ${pos}`),
+      featureList(t),
     );
   }
 
-  const unpinTooltip = () => {
-    pinned = false;
-    tooltip.hide();
-  };
   docs.addEventListener("mouseover", (event) => {
     const span = tokenAt(event.target);
-    if (span && !pinned) showToken(span);
-  });
-  docs.addEventListener("mouseleave", () => {
-    if (!pinned) tooltip.hide();
+    if (span && !tooltip.pinned) tooltip.show(span, tokenTip(span));
   });
   docs.addEventListener("click", (event) => {
     const span = tokenAt(event.target);
     if (!span) return;
-    pinned = true;
-    showToken(span);
+    tooltip.pin(span, tokenTip(span));
     for (const old of docs.querySelectorAll(".saew-tok-selected")) {
       old.classList.remove("saew-tok-selected");
     }
@@ -74,16 +61,4 @@ export function tokenHover({ model, root, docs, tooltip, tokens, offsets, site, 
     model.set("selected_token", locate(offsets, span.saewToken));
     model.save_changes();
   });
-  root.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") unpinTooltip();
-  });
-  const unpin = (event) => {
-    if (pinned && !root.contains(event.target)) unpinTooltip();
-  };
-  document.addEventListener("mousedown", unpin);
-  return {
-    dispose() {
-      document.removeEventListener("mousedown", unpin);
-    },
-  };
 }

@@ -44,6 +44,16 @@ export function locate(offsets, t) {
   return [doc, t - offsets[doc]];
 }
 
+/**
+ * The feature a site opens on: the first of its summary (the strip's first chip, the kernel's
+ * order), or -1 (none) when nothing fires there. A site switch selects it, since a feature id
+ * means something else at another site.
+ */
+export function defaultFeature(summary, site) {
+  const rows = summary?.[site] || [];
+  return rows.length ? rows[0][0] : -1;
+}
+
 /** Why `feature` cannot be shown at a site with `dSae` features ("" when it can). */
 export function featureProblem(feature, dSae) {
   if (!Number.isInteger(feature) || feature < 0 || feature >= dSae) {

@@ -1,6 +1,7 @@
 // TokenHeatmap: documents as flowing text, each token shaded by the selected feature.
 import { unpack } from "../lib/buffers.js";
 import { h } from "../lib/dom.js";
+import { ownKeys } from "../lib/keys.js";
 import { taskStatus } from "../lib/task.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { controls } from "./controls.js";
@@ -9,7 +10,7 @@ import { tokenHover } from "./hover.js";
 import { featureProblem, shading, siteCache } from "./state.js";
 
 export function render({ model, el }) {
-  const root = h("div", { class: "saew-root saew-heatmap" });
+  const root = ownKeys(h("div", { class: "saew-root saew-heatmap" }));
   el.appendChild(root);
   const message = model.get("_message");
   const tokens = model.get("tokens") || [];
@@ -43,9 +44,8 @@ export function render({ model, el }) {
       root.dataset.ready = "true";
     },
   });
-  const hover = tokenHover({
+  tokenHover({
     model,
-    root,
     docs,
     tooltip,
     tokens,
@@ -71,6 +71,7 @@ export function render({ model, el }) {
   paint();
   text.start();
   const onSite = () => {
+    tooltip.hide(); // its features were the old site's
     bar.syncSite();
     bar.fillStrip();
     paint();
@@ -84,7 +85,7 @@ export function render({ model, el }) {
   model.on("change:labels", onLabels);
   return () => {
     text.dispose();
-    hover.dispose();
+    tooltip.dispose();
     task.dispose();
     model.off("change:selected_feature", paint);
     model.off("change:site", onSite);

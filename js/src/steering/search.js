@@ -1,5 +1,6 @@
 // Search to add: the kernel answers `_search` with matching features; a click adds one.
 import { clear, h } from "../lib/dom.js";
+import { applyOnEnter } from "../lib/keys.js";
 import { shortSite } from "./state.js";
 
 export function featureSearch(model, { live, off }) {
@@ -12,6 +13,7 @@ export function featureSearch(model, { live, off }) {
     "aria-label": "search features to add",
     disabled: off,
   });
+  applyOnEnter(input);
   const hits = h("div", { class: "saew-steer-results" });
   input.addEventListener("change", () => {
     model.set("_search", input.value);

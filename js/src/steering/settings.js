@@ -1,5 +1,6 @@
 // The prompt and the generation settings; each edit is saved to its trait (the kernel reruns).
 import { h } from "../lib/dom.js";
+import { applyOnEnter } from "../lib/keys.js";
 import { APPLY_TO } from "./state.js";
 
 export function settings(model, { off, offTitle }) {
@@ -27,9 +28,10 @@ export function settings(model, { off, offTitle }) {
     input.value = model.get(trait);
     input.addEventListener("change", () => {
       const value = Number(input.value);
-      if (Number.isFinite(value)) save(trait, value);
+      // "" is what a number input holds while its text is not a number (not 0)
+      if (input.value !== "" && Number.isFinite(value)) save(trait, value);
     });
-    return input;
+    return applyOnEnter(input);
   };
   const maxTokens = number("saew-steer-max", "max_new_tokens", {
     min: 1,

@@ -2,6 +2,7 @@
 // The kernel runs generations; this view edits `rows` and the settings, and shows the newest
 // run only (each streamed update carries its run id), so texts from two runs never mix.
 import { clear, h } from "../lib/dom.js";
+import { ownKeys } from "../lib/keys.js";
 import { taskStatus } from "../lib/task.js";
 import { outputs } from "./outputs.js";
 import { featureRows } from "./rows.js";
@@ -10,7 +11,7 @@ import { settings } from "./settings.js";
 
 export function render({ model, el }) {
   const live = model.get("_live");
-  const root = h("div", { class: "saew-root saew-steering" });
+  const root = ownKeys(h("div", { class: "saew-root saew-steering" }));
   el.appendChild(root);
   const off = live ? undefined : true;
   const offTitle = live ? undefined : "needs a running Python kernel";
