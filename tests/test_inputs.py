@@ -101,3 +101,8 @@ def test_heatmap_takes_labels_objects_and_explains_auto(model, saes, stats):
     assert w.labels[SITE][str(f)] == labels[f]
     with pytest.raises(ValueError, match="needs statistics"):
         sw.TokenHeatmap(tr, labels="auto")
+    with pytest.raises(ValueError, match="needs statistics"):
+        sw.TokenHeatmap(tr, labels={SITE: "auto"})
+    with pytest.raises(ValueError, match="not in this trace"):
+        sw.TokenHeatmap(tr, labels={OTHER: {1: "x"}})
+    assert sw.TokenHeatmap(tr, labels={SITE: labels}).labels[SITE] == w.labels[SITE]

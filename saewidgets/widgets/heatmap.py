@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import traitlets
 
-from saewidgets.analysis.inputs import label_lookup, label_table, site_keyed
+from saewidgets.analysis.inputs import LabelsError, label_table, labels_for_site, site_keyed
 from saewidgets.analysis.labels import Labels
 from saewidgets.analysis.trace import FeatureTrace
 from saewidgets.widgets.base import STATIC, SAEWidget
@@ -136,20 +136,27 @@ class TokenHeatmap(SAEWidget):
 
 
 def _labels_by_site(labels, trace: FeatureTrace, shown: str) -> dict[str, dict[str, str]]:
-    """``{site: {"id": text}}`` for the browser; a flat mapping or `Labels` is for ``shown``."""
+    """``{site: {"id": text}}`` for the browser; flat labels (a mapping or `Labels`) are for
+    ``shown``. Each site's value goes through the same normalisation as every other view."""
     if labels is None:
         return {}
-    if isinstance(labels, str):
-        raise ValueError(
-            f'labels={labels!r} needs statistics, which a heatmap does not have; pass '
+    if isinstance(labels, str) or (
+        isinstance(labels, Mapping) and any(isinstance(v, str) for v in _site_values(labels))
+    ):
+        raise LabelsError(
+            'labels="auto" needs statistics, which a heatmap does not have; pass '
             "sw.auto_labels(stats, model.tokenizer), a {feature: text} dict or {site: labels}"
         )
     if not (isinstance(labels, Mapping) and site_keyed(labels)):
         labels = {shown: labels}
     out = {}
-    for site, site_labels in labels.items():
+    for site in labels:
         if site not in trace.site_features:
-            raise ValueError(f"labels for {site!r}, which is not in this trace: {trace.sites}")
+            raise LabelsError(f"labels for {site!r}, which is not in this trace: {trace.sites}")
         d_sae = trace.site_features[site].d_sae
-        out[site] = label_table(label_lookup(site_labels, d_sae), d_sae)
+        out[site] = label_table(labels_for_site(labels, site, d_sae), d_sae)
     return out
+
+
+def _site_values(labels: Mapping) -> list:
+    return list(labels.values()) if site_keyed(labels) else []
