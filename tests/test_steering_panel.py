@@ -170,3 +170,27 @@ def test_exported_panel_page(setup, tmp_path, chromium):
     state = json.loads(panel.to_html().split('id="saew-state">')[1].split("</script>")[0])
     assert state["_live"] is False
     panel.close()
+
+
+def test_ablated_rows_report_no_activation_and_cannot_be_swept(setup):
+    model, sae = setup
+    panel = sw.SteeringPanel(
+        model, sae, features=[sw.Intervention(sae, 3, 0.0, "ablate")], prompt=PROMPT,
+        max_new_tokens=6,
+    )
+    panel.wait()
+    measure = panel._steered["measures"][0]
+    assert measure["mode"] == "ablate" and measure["activation"] is None  # NaN -> null
+    assert measure["vocab_shift"] is not None
+    with pytest.raises(sw.SteeringError, match="ablated: there is no strength to sweep"):
+        panel.sweep(0)
+    panel._on_message(panel, {"type": "sweep", "row": 0}, [])  # the button's message
+    assert panel._task["state"] == "error" and "no strength to sweep" in panel._task["message"]
+    # a sweep of another row leaves the texts current (it used to bump the run id)
+    panel.add_feature(5, strength=0.5)
+    panel.wait()
+    run = panel._run
+    panel.sweep(1, points=3)
+    panel.wait()
+    assert panel._run == run and panel._steered["run"] == run and panel._steered["done"]
+    panel.close()

@@ -70,6 +70,11 @@ test("measures and summaries", () => {
     measureText({ feature: 7, activation: null, vocab_shift: null }),
     "#7: activation – on the new tokens · VocabProj tokens –",
   );
+  // an ablated feature reports no activation (zero by construction), only the VocabProj shift
+  assert.equal(
+    measureText({ feature: 7, mode: "ablate", activation: null, vocab_shift: -0.02 }),
+    "#7: ablated (set to 0 where edited) · VocabProj tokens -2.00 pp",
+  );
   assert.equal(
     summaryText({ perplexity: 12.34, n_tokens: 8, seconds: 0.5 }),
     "perplexity 12.3 · 8 tokens in 0.50 s",

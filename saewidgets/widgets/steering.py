@@ -297,16 +297,18 @@ class SteeringPanel(SAEWidget):
     # -- sweep and search (front-end requests) ----------------------------------------------
 
     def sweep(self, index: int = 0, points: int = SWEEP_POINTS) -> None:
-        """Sweep row ``index`` from −limit to +limit (on the worker; the plot appears in the
-        panel and the table in ``last_sweep``)."""
+        """Sweep row ``index`` from −limit to +limit (on the task runner; the plot appears in
+        the panel and the table in ``last_sweep``). The texts of the last run stay current."""
         if not 0 <= index < len(self.rows):
             raise IndexError(f"row {index} does not exist: the panel has {len(self.rows)} rows")
         row = dict(self.rows[index])
+        if row["mode"] == "ablate":
+            raise SteeringError(
+                f"feature {row['feature']} is ablated: there is no strength to sweep; switch "
+                "its row to add or clamp"
+            )
         item = Intervention(self._saes[row["site"]], row["feature"], 0.0, row["mode"])
         strengths = np.linspace(-row["limit"], row["limit"], points).round(4).tolist()
-        if row["mode"] == "ablate":
-            strengths = [0.0]
-        self._run += 1
         settings = {**self._settings(), "max_new_tokens": min(SWEEP_TOKENS, self.max_new_tokens)}
         prompt = self.prompt
 

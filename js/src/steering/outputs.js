@@ -24,6 +24,8 @@ export function outputs(model, { live }) {
 
   function paintColumn(view, trait) {
     view.echo.textContent = model.get("prompt");
+    // With the chat template the reply is a new turn: show it below the prompt, not glued on.
+    view.node.dataset.chat = model.get("chat") ? "true" : "false";
     const out = outputState(model.get(trait) || {}, model.get("_run"), live);
     if (out.stale) {
       view.node.dataset.done = "false";

@@ -54,7 +54,7 @@ export function featureRows(model, { off, offTitle }) {
       {
         class: "saew-steer-sweep",
         type: "button",
-        disabled: off,
+        disabled: off || row.mode === "ablate" || undefined,
         title: "concept and fluency across strengths",
       },
       "sweep",
@@ -75,6 +75,7 @@ export function featureRows(model, { off, offTitle }) {
     slider.addEventListener("change", commit);
     mode.addEventListener("change", () => {
       slider.disabled = mode.value === "ablate";
+      sweep.disabled = mode.value === "ablate";
       value.textContent = strengthText({ ...row, mode: mode.value }, Number(slider.value));
       commit();
     });
@@ -110,6 +111,7 @@ export function featureRows(model, { off, offTitle }) {
         if (document.activeElement !== slider) slider.value = next.strength;
         mode.value = next.mode;
         slider.disabled = off || next.mode === "ablate";
+        sweep.disabled = off || next.mode === "ablate"; // nothing to sweep once ablated
         value.textContent = strengthText(next, next.strength);
         row = next;
       },

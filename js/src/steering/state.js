@@ -50,8 +50,11 @@ export function shiftText(shift) {
 }
 
 export function measureText(m) {
+  const shift = `VocabProj tokens ${shiftText(m.vocab_shift)}`;
+  // An ablated feature is zero where it was edited: no activation to report.
+  if (m.mode === "ablate") return `#${m.feature}: ablated (set to 0 where edited) · ${shift}`;
   const act = m.activation === null || m.activation === undefined ? "–" : fmt(m.activation);
-  return `#${m.feature}: activation ${act} on the new tokens · VocabProj tokens ${shiftText(m.vocab_shift)}`;
+  return `#${m.feature}: activation ${act} on the new tokens · ${shift}`;
 }
 
 /** "perplexity 12.3 · 8 tokens in 0.52 s". */

@@ -3,7 +3,7 @@
 Measures (after generation, one teacher-forced pass with the edits and one without):
 
 - ``activation``: the steered feature's activation on the generated tokens (read after the
-  edits, encoded by the intervention's SAE);
+  edits, encoded by the intervention's SAE; NaN for an ablated feature, zero by construction);
 - ``vocab_shift``: how much more probability the steered model gives to the feature's
   VocabProj tokens (the ten its decoder direction promotes most) than the unsteered model,
   averaged over the generated positions of the steered text;
@@ -269,11 +269,14 @@ def _measure(model: Model, result: SteeringResult, plans, envoys, stats: StatsAr
             "vocab_shift": math.nan,
         }
         if new:
-            h = site_values[item.site]
-            with torch.no_grad():
-                acts = item.sae.encode(h.to(item.sae.device))[:, item.feature].float().cpu()
-            row["activation"] = float(acts.mean())
-            row["activation_max"] = float(acts.max())
+            # An ablated feature is zero where it was edited by construction; re-encoding the
+            # edited stream would report encoder leakage as if it were the feature.
+            if item.mode != "ablate":
+                h = site_values[item.site]
+                with torch.no_grad():
+                    acts = item.sae.encode(h.to(item.sae.device))[:, item.feature].float().cpu()
+                row["activation"] = float(acts.mean())
+                row["activation_max"] = float(acts.max())
             tokens = torch.tensor(vocab_tokens(model, item, item_stats))
             gain = steered_lp[:, tokens].exp().sum(1) - plain_lp[:, tokens].exp().sum(1)
             row["vocab_shift"] = float(gain.mean())
