@@ -59,13 +59,13 @@ def test_queries_agree_with_the_dense_matrix(model, sae):
     assert list(top.feature) == list(np.argsort(-row, kind="stable")[:3])
     np.testing.assert_allclose(top.activation, np.sort(row)[::-1][:3], rtol=1e-6)
     # a document: maximum over its tokens
-    top_doc = tr.top_features(doc=0, k=4)
+    top_doc = tr.top_features(doc=0, k=4, content_only=False)
     best = dense[0].max(axis=0)
     assert set(top_doc.feature) == set(np.argsort(-best)[:4])
     for f, pos in zip(top_doc.feature, top_doc.pos, strict=True):
         assert dense[0][pos, f] == best[f]
     # everything
-    top_all = tr.top_features(k=5)
+    top_all = tr.top_features(k=5, content_only=False)
     everything = np.concatenate(dense).max(axis=0)
     np.testing.assert_allclose(np.sort(top_all.activation)[::-1], np.sort(everything)[::-1][:5])
     for f, d, pos, n in top_all[["feature", "doc", "pos", "n_tokens"]].itertuples(index=False):
@@ -142,7 +142,7 @@ def test_content_only_leaves_out_the_first_position_and_bos(model, sae):
     text = "abcdefghij" * 2  # 20 tokens; windows of 8 start at 0, 8 and 16
     every = sw.trace(model, text, sae, window=8)
     content = sw.trace(model, text, sae, window=8, content_only=True)
-    assert every.content is None
+    assert every.content.tolist() == content.content.tolist()  # marked either way
     ids = torch.tensor(content.token_ids[0])
     expected = np.ones(len(ids), dtype=bool)
     expected[[0, 8, 16]] = False  # each window's first position
@@ -169,3 +169,21 @@ def test_old_argument_name_warns_once_and_still_works(model, sae):
     assert old.window == 5
     with pytest.raises(TypeError, match="both max_length= and window="):
         sw.trace(model, DOCS[0], sae, max_length=5, window=5)
+
+
+def test_strongest_features_leave_out_the_first_position_by_default(model, sae):
+    tr = sw.trace(model, DOCS, sae)
+    dense = [tr.dense(i) for i in range(len(DOCS))]
+    starts = tr.doc_offsets[:-1]
+    assert not tr.content[starts].any()  # each document's first position is marked
+    masked = [m[tr.content[a : a + len(m)]] for m, a in zip(dense, starts, strict=True)]
+    top_all = tr.top_features(k=5)
+    best = np.concatenate(masked).max(axis=0)
+    np.testing.assert_allclose(top_all.activation, np.sort(best)[::-1][:5], rtol=1e-6)
+    assert (top_all.pos > 0).all()
+    top_doc = tr.top_features(doc=0, k=3)
+    assert (top_doc.pos > 0).all()
+    np.testing.assert_allclose(top_doc.activation, np.sort(masked[0].max(0))[::-1][:3])
+    # a single token is shown whatever it is
+    first = tr.top_features(doc=0, pos=0, k=2)
+    assert list(first.activation) == sorted(dense[0][0], reverse=True)[:2]

@@ -64,6 +64,8 @@ def test_pack_round_trip_and_no_float_lists():
 def test_heatmap_state_is_binary_and_complete(real_trace):
     w = sw.TokenHeatmap(real_trace)
     assert w.site == SITE and w.selected_feature == int(real_trace.top_features(k=1).feature[0])
+    # the default feature is ranked without the first positions, which are sent as sinks
+    assert set(w._sinks) >= {int(o) for o in real_trace.doc_offsets[:-1]}
     payload = w._sites[SITE]
     assert {"indptr", "indices", "values"} <= set(payload)
     assert all(isinstance(payload[k]["data"], bytes) for k in ("indptr", "indices", "values"))
@@ -127,6 +129,12 @@ def test_exported_html_renders_offline_and_responds(real_trace, tmp_path, chromi
     page.wait_for_selector(".saew-heatmap[data-ready='true']")
     n_tokens = page.locator(".saew-docs .saew-tok").count()
     assert n_tokens == real_trace.n_tokens
+    # the first position is marked and its tooltip says why it is left out of rankings
+    first = page.locator(".saew-docs .saew-tok >> nth=0")
+    assert "saew-sink" in first.get_attribute("class").split()
+    page.hover(".saew-docs .saew-tok >> nth=0")
+    page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-sink")
+    assert "attention sink" in page.inner_text(".saew-tooltip .saew-tip-sink")
     page.hover(".saew-docs .saew-tok >> nth=4")
     page.wait_for_selector(".saew-tooltip:not([hidden]) .saew-tip-feature")
     top = real_trace.top_features(doc=0, pos=4, k=1)

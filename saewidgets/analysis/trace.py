@@ -73,8 +73,9 @@ class FeatureTrace:
     site_features: dict[str, SiteFeatures]
     model_name: str = ""
     window: int = 0  # tokens per forward window; longer documents were split at multiples of it
-    # False where a token's activations were left out (``content_only=True``: each window's
-    # first position and BOS/pad tokens); None when every position was kept.
+    # False at each window's first position (an attention sink) and at BOS/pad tokens: the
+    # positions statistics and training skip. With ``content_only=True`` their activations
+    # were left out too. None only for traces made by hand.
     content: np.ndarray | None = None
     tokens: list[list[str]] = field(init=False)
     doc_offsets: np.ndarray = field(init=False)
@@ -159,7 +160,13 @@ class FeatureTrace:
         return self._site(site).error_norm[start:stop]
 
     def top_features(
-        self, doc: int | None = None, pos: int | None = None, k: int = 10, site: str | None = None
+        self,
+        doc: int | None = None,
+        pos: int | None = None,
+        k: int = 10,
+        site: str | None = None,
+        *,
+        content_only: bool = True,
     ) -> pd.DataFrame:
         """The ``k`` strongest features.
 
@@ -167,6 +174,10 @@ class FeatureTrace:
         - ``doc`` only: over that document, by maximum (adds ``pos`` of the maximum and
           ``n_tokens`` active);
         - neither: over every document (adds ``doc``).
+
+        Over documents, ``content_only`` (the default) ranks only the positions that are not an
+        attention sink or BOS (see `content`): the first position's huge, text-independent
+        activations would otherwise top every list. A single token (``pos``) is always shown.
         """
         if not isinstance(k, int) or k <= 0:
             raise TraceError(f"k must be a positive integer, got {k!r}")
@@ -184,6 +195,9 @@ class FeatureTrace:
         lo, hi = sf.indptr[start], sf.indptr[stop]
         idx, vals = sf.indices[lo:hi], sf.values[lo:hi]
         rows = np.repeat(np.arange(start, stop), np.diff(sf.indptr[start : stop + 1]))
+        if content_only and self.content is not None:
+            keep = self.content[rows]
+            idx, vals, rows = idx[keep], vals[keep], rows[keep]
         best = np.full(sf.d_sae, -np.inf, dtype=np.float32)
         np.maximum.at(best, idx, vals)
         counts = np.bincount(idx, minlength=sf.d_sae)
@@ -286,9 +300,10 @@ def trace(
     window do not see the text before it.
 
     Each window's first position is an attention sink whose activations are huge and alike
-    for any text. ``content_only=True`` leaves it out, and BOS/pad tokens too (exactly the
-    positions statistics and training skip): their activations are stored as zero and
-    ``FeatureTrace.content`` marks them. By default every position is kept.
+    for any text. ``FeatureTrace.content`` marks it and BOS/pad tokens (exactly the positions
+    statistics and training skip); "strongest feature" queries leave them out by default.
+    ``content_only=True`` also stores their activations as zero. By default every position's
+    activations are kept.
     """
     texts = _normalise_texts(texts)
     site_saes = saes_by_site(saes, model)
@@ -369,5 +384,5 @@ def trace(
         site_features=site_features,
         model_name=model.name,
         window=limit,
-        content=np.concatenate(content) if content_only else None,
+        content=np.concatenate(content),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import traitlets
 
 from saewidgets.analysis.inputs import LabelsError, label_table, labels_for_site, site_keyed
@@ -48,6 +49,8 @@ class TokenHeatmap(SAEWidget):
     site = traitlets.Unicode().tag(sync=True)
     labels = traitlets.Dict().tag(sync=True)
     _doc_offsets = traitlets.Dict().tag(sync=True)
+    # flat indices of each window's first position and BOS tokens (attention sinks)
+    _sinks = traitlets.List(traitlets.Int()).tag(sync=True)
     _sites = traitlets.Dict().tag(sync=True)
     _summary = traitlets.Dict().tag(sync=True)
     _message = traitlets.Unicode("").tag(sync=True)
@@ -87,6 +90,7 @@ class TokenHeatmap(SAEWidget):
             site=site,
             labels=_labels_by_site(labels, trace, site),
             _doc_offsets=pack(trace.doc_offsets, "int32"),
+            _sinks=[] if trace.content is None else np.nonzero(~trace.content)[0].tolist(),
             _sites={s: pack_site_features(trace.site_features[s]) for s in trace.sites},
             _summary=summaries,
             _message=message,

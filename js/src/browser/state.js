@@ -2,7 +2,7 @@
 // and sorting it, the shading of probed text.
 import { unpack } from "../lib/buffers.js";
 import { sequential } from "../lib/colors.js";
-import { fmt } from "../lib/format.js";
+import { fmt, SINK_NOTE } from "../lib/format.js";
 
 export const LIST_LIMIT = 100;
 export const TOP_PER_TOKEN = 8;
@@ -71,7 +71,7 @@ export function probeShading(probe, f, maxAct) {
 
 /** What a probed token with no active features says. */
 export function emptyTokenText(skipped) {
-  return skipped ? "first / special token: not analysed" : "no active features";
+  return skipped ? SINK_NOTE : "no active features";
 }
 
 export function chipTitle(max, count) {

@@ -5,7 +5,7 @@
 import { tokenSpan } from "../lib/tokens.js";
 import { FIRST_SLICE, SLICE } from "./state.js";
 
-export function tokenDocs({ tokens, offsets, container, onFirstSlice, onComplete }) {
+export function tokenDocs({ tokens, offsets, sinks, container, onFirstSlice, onComplete }) {
   const nTokens = offsets[offsets.length - 1] || 0;
   const spans = new Array(nTokens);
   let built = 0;
@@ -32,6 +32,7 @@ export function tokenDocs({ tokens, offsets, container, onFirstSlice, onComplete
       }
       const span = tokenSpan(tokens[d][built - offsets[d]]);
       span.saewToken = built;
+      if (sinks?.has(built)) span.classList.add("saew-sink"); // explained in its tooltip
       if (shaded?.[built]) span.style.background = shaded[built];
       spans[built] = span;
       line.appendChild(span);

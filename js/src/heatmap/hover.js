@@ -1,10 +1,10 @@
 // Hovering a token shows its strongest features; clicking pins the tooltip (its features can
 // then be clicked) and selects the token (Escape or a click outside the view unpins).
 import { h } from "../lib/dom.js";
-import { fmt, visibleText } from "../lib/format.js";
+import { fmt, SINK_NOTE, visibleText } from "../lib/format.js";
 import { labelOf, locate, TOP_IN_TOOLTIP } from "./state.js";
 
-export function tokenHover({ model, docs, tooltip, tokens, offsets, site, onPick }) {
+export function tokenHover({ model, docs, tooltip, tokens, offsets, site, onPick, sinks }) {
   function tokenAt(target) {
     const span = target.closest ? target.closest(".saew-tok") : null;
     return span && span.saewToken !== undefined ? span : null;
@@ -42,6 +42,7 @@ export function tokenHover({ model, docs, tooltip, tokens, offsets, site, onPick
       {},
       h("div", { class: "saew-tip-token" }, visibleText(tokens[d][pos])),
       h("div", { class: "saew-tip-where" }, `doc ${d} · token ${pos}`),
+      sinks?.has(t) ? h("div", { class: "saew-tip-sink" }, SINK_NOTE) : null,
       featureList(t),
     );
   }

@@ -15,6 +15,7 @@ export function render({ model, el }) {
   const message = model.get("_message");
   const tokens = model.get("tokens") || [];
   const offsets = unpack(model.get("_doc_offsets"));
+  const sinks = new Set(model.get("_sinks") || []);
   const csrOf = siteCache(model.get("_sites"));
   const site = () => csrOf(model.get("site"));
 
@@ -36,6 +37,7 @@ export function render({ model, el }) {
   const text = tokenDocs({
     tokens,
     offsets,
+    sinks,
     container: docs,
     onFirstSlice: () => {
       root.dataset.firstRender = "true";
@@ -52,6 +54,7 @@ export function render({ model, el }) {
     offsets,
     site,
     onPick: selectFeature,
+    sinks,
   });
 
   function paint() {

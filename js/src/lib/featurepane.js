@@ -9,6 +9,7 @@ import {
   cardFor as pickCard,
   probeSummary,
 } from "./featurestate.js";
+import { SINK_NOTE } from "./format.js";
 import { decodeProbe } from "./probe.js";
 import { liveTextBox } from "./textbox.js";
 
@@ -57,7 +58,10 @@ export function featurePane(model, { tooltip, notice }) {
       summary.scale,
       { class: "saew-example saew-probe-tokens" },
     );
-    for (const t of probe.skipped) row.children[t]?.classList.add("saew-skipped");
+    for (const t of probe.skipped) {
+      row.children[t]?.classList.add("saew-skipped");
+      if (row.children[t]) row.children[t].title = SINK_NOTE; // why it is struck through
+    }
     testResult.append(
       h("div", { class: "saew-test-summary", dataset: { max: summary.peak } }, summary.text),
       row,

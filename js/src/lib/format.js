@@ -20,3 +20,8 @@ export function percent(x) {
 export function visibleText(text) {
   return text.replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(/\r/g, "␍");
 }
+
+/** Why a position is marked: the same words wherever first positions are shown. */
+export const SINK_NOTE =
+  "first position / BOS: an attention sink with large activations for any text; left out of " +
+  "statistics, training and the strongest-feature lists";
