@@ -39,6 +39,7 @@ def lab(args: argparse.Namespace) -> int:
     notebook = Path(args.notebook)
     if not notebook.is_file():
         raise SystemExit(f"no notebook at {notebook}; run this from the repository root")
+    lab_settings()  # saved notebooks reopen with their widgets' last state
     cmd = [sys.executable, "-m", "jupyterlab", str(notebook)]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI machines often run as root
@@ -49,6 +50,33 @@ def lab(args: argparse.Namespace) -> int:
     if args.ip is not None:
         cmd.append(f"--ip={args.ip}")
     return subprocess.call(cmd)
+
+
+WIDGETS_PLUGIN = "@jupyter-widgets/jupyterlab-manager:plugin"
+
+
+def lab_settings(args: argparse.Namespace | None = None) -> int:
+    """Make JupyterLab in this environment save widget state with notebooks.
+
+    By default JupyterLab saves notebooks without it, so a reopened notebook shows "Error
+    displaying widget: model not found" in place of every view until its cells run again. With
+    ``saveState`` the views reopen showing their last state (our widgets carry their front end
+    and data in it). Written to the environment's ``share/jupyter/lab/settings/overrides.json``,
+    keeping any other overrides there.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        raise SystemExit(f"{path} is not valid JSON; fix or remove it, then rerun") from None
+    current.setdefault(WIDGETS_PLUGIN, {})["saveState"] = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=2) + "\n")
+    print(f"saewidgets: JupyterLab saves widget state with notebooks ({path})")
+    return 0
 
 
 def train(args: argparse.Namespace) -> int:
@@ -183,6 +211,12 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--ip", default=None, help="address to listen on (default: localhost)")
     lb.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     lb.set_defaults(func=lab)
+    ls = sub.add_parser(
+        "lab-settings",
+        help="make JupyterLab here save widget state with notebooks (reopen without errors)",
+        formatter_class=fmt,
+    )
+    ls.set_defaults(func=lab_settings)
     tr = sub.add_parser(
         "train", help="train SAEs (a preset, or your own sites)", formatter_class=fmt
     )

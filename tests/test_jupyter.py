@@ -669,3 +669,34 @@ def test_no_stale_tooltips(notebook_page):
         expect(page.locator(".saew-browser[data-view='feature']")).to_have_count(1)
         page.locator(".saew-browser .saew-back").click()
     expect(page.locator(_TIP)).to_have_count(0)
+
+
+def _saved_widget_state(path: Path) -> dict:
+    return nbformat.read(path, as_version=4).metadata.get("widgets", {})
+
+
+def test_saved_notebook_reopens_with_its_widgets(tmp_path, chromium):
+    """Save, stop the kernel, reopen: the heatmap shows its last state, not "model not found"
+    (scripts/setup.sh turns on JupyterLab's saved widget state for this environment)."""
+    b = chromium
+    with _serve("lab", tmp_path, CELLS) as url:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        _run_all(page, "lab", url)
+        page.wait_for_selector(".saew-heatmap[data-ready='true']", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.click(".jp-Notebook")
+        page.keyboard.press("Control+s")
+        notebook = tmp_path / "test.ipynb"
+        end = time.monotonic() + 60
+        while not _saved_widget_state(notebook) and time.monotonic() < end:
+            time.sleep(0.25)  # polling interval of a bounded wait for the save, not a delay
+        assert _saved_widget_state(notebook), "the saved notebook carries no widget state"
+        base = url.split("/lab/")[0]
+        for kernel in json.load(urllib.request.urlopen(f"{base}/api/kernels")):
+            request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}", method="DELETE")
+            urllib.request.urlopen(request)
+        fresh = b.new_page(viewport={"width": 1400, "height": 1000})
+        fresh.goto(url)
+        fresh.wait_for_selector(".saew-heatmap[data-ready='true']", timeout=120_000)
+        assert fresh.locator(".saew-docs .saew-tok").count() > 0
+        assert fresh.locator("text=model not found").count() == 0
