@@ -1,5 +1,7 @@
 """FeatureDashboard and FeatureBrowser: cards, live probes, validation, exported pages."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -157,6 +159,12 @@ def test_exported_dashboard_navigates_between_included_features(setup, tmp_path,
     page.goto(url)
     page.wait_for_selector(f".saew-card[data-feature='{f}']")
     assert page.locator(".saew-top-examples .saew-example").count() == len(w._card["top"])
+    # the histograms have labelled axes with short, round tick values
+    hist = page.locator(".saew-chart").first
+    assert hist.locator(".saew-y-label").text_content() == "tokens"
+    assert "activation" in hist.locator(".saew-x-label").text_content()
+    ticks = page.locator(".saew-chart .saew-tick").all_text_contents()
+    assert ticks and all(re.fullmatch(r"-?\d+(\.\d+)?k?", t) and len(t) <= 6 for t in ticks)
     assert page.locator(".saew-query").is_disabled()  # no kernel in a file
     # hover the focus token of the first top example: the tooltip shows its value
     page.hover(".saew-top-examples .saew-example >> nth=0 >> .saew-focus")

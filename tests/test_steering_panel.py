@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -163,6 +164,10 @@ def test_exported_panel_page(setup, tmp_path, chromium):
     expect(page.locator(".saew-steer-slider").first).to_be_disabled()
     assert page.locator(".saew-steer-label").first.text_content() == HOSTILE
     expect(page.locator(".saew-sweep-chart circle")).to_have_count(6)
+    chart = page.locator(".saew-sweep-chart")
+    assert chart.locator(".saew-x-label").text_content() == "strength (× ‖x‖)"  # no stats
+    ticks = chart.locator(".saew-tick").all_text_contents()
+    assert ticks and all(re.fullmatch(r"-?\d+(\.\d+)?k?", t) and len(t) <= 6 for t in ticks)
     measures = page.locator(".saew-steer-out[data-role='steered'] .saew-steer-measure")
     expect(measures).to_have_count(2)
     assert page.evaluate("window.__pwned") is None

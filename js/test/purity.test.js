@@ -26,7 +26,7 @@ function closure(file, seen = new Set()) {
 const views = readdirSync(SRC).filter((d) => statSync(join(SRC, d)).isDirectory() && d !== "lib");
 const pure = [
   ...views.map((v) => join(SRC, v, "state.js")),
-  ...["buffers", "csr", "probe", "format", "colors", "featurestate", "placement"].map((m) =>
+  ...["buffers", "csr", "probe", "format", "colors", "featurestate", "placement", "axes"].map((m) =>
     join(SRC, "lib", `${m}.js`),
   ),
 ];

@@ -10,7 +10,9 @@ import {
   shortSite,
   strengthText,
   summaryText,
+  sweepStrength,
   sweepTitle,
+  sweepUnit,
   withoutRow,
 } from "../src/steering/state.js";
 
@@ -82,6 +84,20 @@ test("measures and summaries", () => {
   assert.equal(summaryText({ perplexity: null, n_tokens: 8, seconds: 0.5 }), "8 tokens in 0.50 s");
   assert.equal(sweepTitle({ feature: 7, label: "cats", mode: "add" }), "#7 cats (add)");
   assert.equal(sweepTitle({ feature: 7, mode: "clamp" }), "#7  (clamp)");
+});
+
+test("the sweep's strengths carry the unit of the payload or of the row swept", () => {
+  const sweep = { site: ROW.site, feature: 7, mode: "add", points: [] };
+  assert.equal(sweepUnit({ ...sweep, unit: 3 }, [ROW]), 3);
+  assert.equal(sweepUnit({ ...sweep, unit: null }, [ROW]), null);
+  assert.equal(sweepUnit(sweep, [ROW]), 2);
+  assert.equal(sweepUnit(sweep, [{ ...ROW, unit: null }]), null);
+  assert.equal(sweepUnit(sweep, [{ ...ROW, feature: 8 }]), undefined);
+  assert.equal(sweepStrength(2).label, "strength (× feature's max activation)");
+  assert.equal(sweepStrength(2).text(1.5), "strength 1.5 × max (activation 3)");
+  assert.equal(sweepStrength(null).label, "strength (× ‖x‖)");
+  assert.equal(sweepStrength(null).text(-0.25), "strength -0.25 × ‖x‖");
+  assert.equal(sweepStrength(undefined).label, "strength");
 });
 
 test("an output column shows only the newest run while a kernel runs", () => {

@@ -333,6 +333,7 @@ class SteeringPanel(SAEWidget):
                 "feature": row["feature"],
                 "label": row["label"],
                 "mode": row["mode"],
+                "unit": row["unit"],  # activation per strength step; None: × ‖x‖
                 "points": [
                     [float(s), _num(v), _num(p), _num(a)]
                     for s, v, p, a in zip(

@@ -3,7 +3,7 @@
 import { renderCard } from "../lib/card.js";
 import { clear, h } from "../lib/dom.js";
 import { exampleRow, valueTooltips } from "../lib/examples.js";
-import { fmt, visibleText } from "../lib/format.js";
+import { fmt, percent, visibleText } from "../lib/format.js";
 import { cardForNode, nodeFacts, nodeName, ranksFor, strongestEdges } from "./state.js";
 
 const HINT = "Hover a node to see its neighbourhood; click it for its card; shift-click to pin.";
@@ -50,7 +50,7 @@ export function nodeCard(model, g, { tooltip, togglePin, open }) {
 
   function compact(card, box) {
     box.append(
-      h("div", { class: "saew-muted" }, `density ${fmt(card.density)} · max ${fmt(card.max)}`),
+      h("div", { class: "saew-muted" }, `density ${percent(card.density)} · max ${fmt(card.max)}`),
     );
     box.append(
       h(

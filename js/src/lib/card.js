@@ -1,4 +1,6 @@
 // The panels of one feature's dashboard, drawn from a card (see saewidgets/widgets/cards.py).
+
+import { exact, linearTicks, logTicksWithin } from "./axes.js";
 import { h } from "./dom.js";
 import { exampleRow, valueTooltips } from "./examples.js";
 import { fmt, percent, visibleText } from "./format.js";
@@ -53,16 +55,21 @@ function header(card) {
 function activationPanel(card) {
   const { edges, counts } = card.hist;
   const n = counts.length;
+  const total = counts.reduce((a, b) => a + b, 0);
+  const a = Math.log(edges[0]);
+  const span = Math.log(edges[n]) - a || 1;
+  const xTicks = logTicksWithin(edges[0], edges[n]);
   return panel(
     "Activation histogram (log-spaced bins)",
     barChart({
       counts,
       colour: () => ORANGE,
-      describe: (i) => `${fmt(edges[i])} – ${fmt(edges[i + 1])}: ${counts[i]} tokens`,
-      ticks: [
-        [0, fmt(edges[0])],
-        [1, fmt(edges[n])],
-      ],
+      describe: (i) =>
+        `activation ${exact(edges[i])} – ${exact(edges[i + 1])}: ${counts[i].toLocaleString("en-US")} tokens` +
+        ` (${percent(total ? counts[i] / total : 0)} of active)`,
+      ticks: xTicks.values.map((v, i) => [(Math.log(v) - a) / span, xTicks.labels[i]]),
+      xLabel: "activation (log scale)",
+      yLabel: "tokens",
       label: "activation histogram",
     }),
   );
@@ -92,7 +99,10 @@ function logitPanel(card) {
   const [lo, hi] = range;
   const n = counts.length;
   const edge = (i) => lo + ((hi - lo) * i) / n;
-  const zero = hi > lo ? (0 - lo) / (hi - lo) : 0.5;
+  const xTicks = linearTicks(lo, hi);
+  const inside = xTicks.values
+    .map((v, i) => [hi > lo ? (v - lo) / (hi - lo) : 0.5, xTicks.labels[i]])
+    .filter(([at]) => at >= -1e-9 && at <= 1 + 1e-9);
   return panel(
     "Logit effects (decoder direction through the unembedding)",
     h(
@@ -114,8 +124,11 @@ function logitPanel(card) {
     barChart({
       counts,
       colour: (i) => (edge(i + 1) <= 0 ? PURPLE : edge(i) >= 0 ? ORANGE : "gray"),
-      describe: (i) => `${fmt(edge(i))} – ${fmt(edge(i + 1))}: ${counts[i]} tokens`,
-      ticks: [[0, fmt(lo)], ...(zero > 0.1 && zero < 0.9 ? [[zero, "0"]] : []), [1, fmt(hi)]],
+      describe: (i) =>
+        `logit effect ${exact(edge(i))} – ${exact(edge(i + 1))}: ${counts[i].toLocaleString("en-US")} vocabulary tokens`,
+      ticks: inside,
+      xLabel: "logit effect (logits)",
+      yLabel: "vocab tokens",
       label: "logit effect histogram",
     }),
   );

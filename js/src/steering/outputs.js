@@ -1,7 +1,7 @@
 // Baseline and steered continuations side by side (newest run only), and the sweep chart.
 import { clear, h } from "../lib/dom.js";
 import { sweepChart } from "../lib/sweepchart.js";
-import { outputState, sweepTitle } from "./state.js";
+import { outputState, sweepStrength, sweepTitle, sweepUnit } from "./state.js";
 
 function column(role, title) {
   const text = h("span", { class: "saew-steer-text" });
@@ -51,7 +51,14 @@ export function outputs(model, { live }) {
     clear(sweepNode);
     const sweep = model.get("_sweep") || {};
     if (!sweep.points?.length) return;
-    sweepNode.append(sweepChart(sweep.points, { title: sweepTitle(sweep) }));
+    const strength = sweepStrength(sweepUnit(sweep, model.get("rows") || []));
+    sweepNode.append(
+      sweepChart(sweep.points, {
+        title: sweepTitle(sweep),
+        strengthLabel: strength.label,
+        strengthText: strength.text,
+      }),
+    );
   }
 
   return {

@@ -1,5 +1,6 @@
 // SteeringPanel's decisions (pure: no DOM): how rows and strengths read, which rows a slider
 // edit produces, what each output column shows for the newest run.
+import { exact } from "../lib/axes.js";
 import { fmt } from "../lib/format.js";
 
 export const MODES = ["add", "clamp", "ablate"];
@@ -86,6 +87,29 @@ export function outputState(data = {}, current, live) {
     measures: done
       ? (data.measures || []).map((m) => ({ feature: m.feature, text: measureText(m) }))
       : [],
+  };
+}
+
+/**
+ * The unit of a sweep's strengths (activation per strength step; null: × ‖x‖): the payload's
+ * `unit` when it has one, else that of the panel row with the same site and feature; undefined
+ * when neither says.
+ */
+export function sweepUnit(sweep, rows = []) {
+  if (Object.hasOwn(sweep, "unit")) return sweep.unit ?? null;
+  const row = rows.find((r) => r.site === sweep.site && r.feature === sweep.feature);
+  return row ? (row.unit ?? null) : undefined;
+}
+
+/** The sweep's strength axis: its label with the unit, and a strength as a hover text. */
+export function sweepStrength(unit) {
+  if (unit === undefined) return { label: "strength", text: (s) => `strength ${exact(s)}` };
+  if (unit === null) {
+    return { label: "strength (× ‖x‖)", text: (s) => `strength ${exact(s)} × ‖x‖` };
+  }
+  return {
+    label: "strength (× feature's max activation)",
+    text: (s) => `strength ${exact(s)} × max (activation ${exact(s * unit)})`,
   };
 }
 
