@@ -10,6 +10,7 @@ from tiny import tiny_model
 
 import saewidgets as sw
 from saewidgets.analysis.stats import feature_stats
+from saewidgets.model.tokens import visible as visible_text
 from saewidgets.widgets.serialization import unpack
 
 PROMPT = "the red box holds 3 stones"
@@ -132,9 +133,7 @@ def test_exported_graph_page(setup, tmp_path, chromium):
     target.click()
     expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(1)
     page.locator(".saew-graph-dashboard").click()
-    expect(
-        page.locator(f".saew-graph-card .saew-card[data-feature='{feature}']")
-    ).to_have_count(1)
+    expect(page.locator(f".saew-graph-card .saew-card[data-feature='{feature}']")).to_have_count(1)
     # the saved pins' subgraph scores are in the page; a changed pin set needs a kernel
     pin_scores = page.locator(".saew-graph-pin-scores")
     expect(pin_scores).to_have_attribute("data-current", "true")
@@ -225,3 +224,75 @@ def test_statistics_of_another_sae_are_refused(setup):
     assert int(graph.nodes.loc[graph.nodes["site"] == site, "feature"].max()) >= 2
     with pytest.raises(sw.StatsMismatch, match="cover features 0..1"):
         sw.GraphView(foreign, stats=tiny)
+
+
+def test_target_and_supernode_labels_do_not_overlap(setup, tmp_path, chromium):
+    """Ten target labels never overlap; a supernode's label covers no node."""
+    _model, _saes, graph, _stats = setup
+    logits = graph.nodes[graph.mask("logit")]
+    assert len(logits) >= 10
+    view = sw.GraphView(graph, node_threshold=0.8)
+    path = tmp_path / "labels.html"
+    view.to_html(path)
+    page = chromium.new_page()
+    page.set_viewport_size({"width": 1100, "height": 900})
+    watch = PageWatch(page)
+    page.goto(path.as_uri())
+    expect(page.locator(".saew-graph[data-ready='true']")).to_have_count(1)
+    # the target labels: one per target, the full text in a title, no two boxes overlapping
+    labels = page.locator(".saew-graph-logit")
+    expect(labels).to_have_count(len(logits))
+    boxes = labels.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " const title = e.parentNode.querySelector('title')?.textContent;"
+        " return [r.left, r.top, r.right, r.bottom, title]; })"
+    )
+
+    def overlap(a, b, slack=0.5):
+        return (
+            a[0] < b[2] - slack
+            and b[0] < a[2] - slack
+            and a[1] < b[3] - slack
+            and b[1] < a[3] - slack
+        )
+
+    for i, a in enumerate(boxes):
+        assert all(not overlap(a, b) for b in boxes[i + 1 :]), f"target label {i} overlaps"
+    g = view._graph
+    assert sorted(b[4] for b in boxes) == sorted(
+        visible_text(label)
+        for label, t in zip(g["labels"], g["types"], strict=True)
+        if t == "logit"
+    )
+    # group a feature with another node right above it in its cell (where a label just above
+    # the group would sit on that node)
+    member = page.evaluate(
+        """() => {
+          const at = new Map();
+          for (const c of document.querySelectorAll('.saew-graph-nodes circle.saew-node-feature'))
+            at.set(`${c.getAttribute('cx')},${+c.getAttribute('cy')}`, c);
+          for (const c of at.values()) {
+            const above = at.get(`${c.getAttribute('cx')},${+c.getAttribute('cy') - 9}`);
+            if (above && +c.getAttribute('r') > 3 && +above.getAttribute('r') > 3)
+              return c.dataset.node;
+          }
+          return null;
+        }"""
+    )
+    assert member is not None
+    page.locator(f".saew-graph-nodes [data-node='{member}']").click(modifiers=["Shift"])
+    page.locator(".saew-graph-group-label").fill("a supernode label")
+    page.locator(".saew-graph-group").click()
+    expect(page.locator(".saew-graph-supernode")).to_have_text("a supernode label")
+    label_boxes = page.locator(".saew-graph-supernode, .saew-graph-supernode-bg").evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    node_boxes = page.locator(".saew-graph-nodes [data-node]").evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom, e.dataset.node]; })"
+    )
+    for box in label_boxes:
+        covered = [n[4] for n in node_boxes if overlap(box, n)]
+        assert covered == [], f"the supernode label covers {covered}"
+    assert watch.errors == []

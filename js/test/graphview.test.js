@@ -8,9 +8,11 @@ import {
   edgeStyle,
   groupOf,
   groupPinned,
+  intersects,
   interveneState,
   interventionView,
   keepsNode,
+  LABEL_GAP,
   LEFT,
   layoutGraph,
   multiplierLabel,
@@ -19,13 +21,17 @@ import {
   nodeName,
   nodeShape,
   pinScores,
+  placeLabel,
+  RIGHT,
   ranksFor,
   removeSupernode,
   renameSupernode,
+  stackTargetLabels,
   strongestEdges,
   targetLabel,
   thresholdText,
   togglePin,
+  truncate,
 } from "../src/graphview/state.js";
 import { pack } from "./helpers.js";
 
@@ -90,8 +96,9 @@ test("layout: streams as rows (targets on top), token columns, most influential 
   assert.deepEqual(Array.from(at.visible), [1, 1, 1, 0, 1, 1]); // the error (0.9) is pruned
   assert.equal(at.shown, 5);
   assert.deepEqual(at.streams, [3, 2, 1, 0]);
-  assert.equal(at.colW, (700 - LEFT) / 2);
+  assert.equal(at.colW, (700 - LEFT - RIGHT) / 2);
   assert.equal(at.width, 700);
+  assert.equal(at.gutter, 700 - RIGHT); // the target labels' gutter
   // one grid row per stream: y = 10, then + DOT + 18 per stream, + 40 for token labels
   assert.deepEqual(
     [...at.top.entries()],
@@ -233,4 +240,55 @@ test("cards, interventions, control texts", () => {
   assert.equal(multiplierLabel(0), "× 0 (ablate)");
   assert.equal(multiplierLabel(-2), "× -2");
   assert.equal(thresholdText(0.8), " 80%");
+});
+
+test("target labels: a list in the gutter, in node order, never closer than a line", () => {
+  // ten targets in one cell (two grid rows of five): their labels would pile up at the node
+  const points = Array.from({ length: 10 }, (_, i) => ({
+    i,
+    x: 500 + (i % 5) * DOT,
+    y: 16 + Math.floor(i / 5) * DOT,
+  }));
+  const out = stackTargetLabels(points.reverse());
+  assert.deepEqual(
+    out.map((p) => p.i),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+  assert.equal(out[0].ly, 16);
+  for (let k = 1; k < out.length; k++) assert.ok(out[k].ly - out[k - 1].ly >= LABEL_GAP);
+  // a label lower down stays at its node's height
+  assert.equal(stackTargetLabels([{ i: 0, x: 0, y: 200 }])[0].ly, 200);
+  assert.equal(truncate("abcdefghij", 6), "abcde…");
+  assert.equal(truncate("abc", 6), "abc");
+  assert.equal(truncate("😀😀😀😀", 3), "😀😀…"); // characters, not UTF-16 halves
+});
+
+test("supernode labels: beside the group, off every node and every other label", () => {
+  assert.ok(intersects({ x: 0, y: 0, w: 10, h: 10 }, { x: 5, y: 5, w: 10, h: 10 }));
+  assert.ok(!intersects({ x: 0, y: 0, w: 10, h: 10 }, { x: 10, y: 0, w: 10, h: 10 }));
+  // a grid of nodes 9 px apart, rows 27 px apart (a gap of 18 px between rows)
+  const nodes = [];
+  for (const row of [0, 1, 2]) {
+    for (let c = 0; c < 20; c++) nodes.push({ x: 160 + c * DOT, y: 20 + row * 36, r: 4.5 });
+    for (let c = 0; c < 20; c++) nodes.push({ x: 160 + c * DOT, y: 29 + row * 36, r: 4.5 });
+  }
+  const box = (n) => ({ x: n.x - n.r, y: n.y - n.r, w: 2 * n.r, h: 2 * n.r });
+  const bounds = { x: 150, y: 0, w: 400, h: 200 };
+  const around = { x: 190, y: 51, w: 20, h: 18 }; // nodes of the middle row
+  const taken = [];
+  for (let k = 0; k < 3; k++) {
+    const at = placeLabel(60, 13, around, nodes, taken, bounds);
+    const label = { x: at.x, y: at.y, w: 60, h: 13 };
+    assert.ok(at.free);
+    assert.ok(!nodes.some((n) => intersects(label, box(n))), `label ${k} covers a node`);
+    assert.ok(!taken.some((t) => intersects(label, t)), `label ${k} covers a label`);
+    assert.ok(label.x >= bounds.x && label.x + label.w <= bounds.x + bounds.w);
+    taken.push(label);
+  }
+  // the first sits in the gap just above the group
+  assert.ok(taken[0].y + 13 <= around.y && taken[0].y >= around.y - 20);
+  // nowhere free: still inside the bounds, apart from the other labels
+  const crowded = placeLabel(60, 13, around, [{ x: 300, y: 100, r: 500 }], [], bounds);
+  assert.equal(crowded.free, false);
+  assert.ok(crowded.y >= 0);
 });

@@ -12,8 +12,14 @@ import {
   layoutGraph,
   neighbours,
   nodeShape,
+  placeLabel,
   ranksFor,
+  stackTargetLabels,
+  TARGET_CHARS,
+  truncate,
 } from "./state.js";
+
+const SUPERNODE_CHARS = 28;
 
 export function stage(model, g, { el, root, count, tooltip, describe, togglePin }) {
   const n = g.ids.length;
@@ -81,22 +87,118 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
       shapes.set(i, shape);
       layer.appendChild(shape);
     }
+    drawTargetLabels();
+    drawSupernodeLabels(supernodes);
+  }
+
+  // A text with the full text as its hover title (beside the text, so its textContent is
+  // what is drawn).
+  function titled(attrs, content, full) {
+    const group = svg("g", { class: "saew-graph-titled" });
+    const title = svg("title", {});
+    title.textContent = full;
+    const t = svg("text", attrs);
+    t.textContent = content;
+    group.append(title, t);
+    return group;
+  }
+
+  // Target labels: a list in the right-hand gutter, one per line, each joined to its node.
+  function drawTargetLabels() {
+    const { xy, visible, gutter } = placed;
+    const points = [];
     for (let i = 0; i < n; i++) {
-      if (!visible[i] || g.types[i] !== "logit") continue;
-      text(
-        { x: xy[2 * i] + 6, y: xy[2 * i + 1] - 6, class: "saew-graph-logit" },
-        visibleText(g.labels[i]).slice(0, 10),
+      if (visible[i] && g.types[i] === "logit") points.push({ i, x: xy[2 * i], y: xy[2 * i + 1] });
+    }
+    for (const { i, x, y, ly } of stackTargetLabels(points)) {
+      const full = visibleText(g.labels[i]);
+      layer.appendChild(
+        svg("line", { class: "saew-graph-leader", x1: x + 5, y1: y, x2: gutter + 4, y2: ly }),
+      );
+      layer.appendChild(
+        titled(
+          { x: gutter + 8, y: ly + 3.5, class: "saew-graph-logit", "data-target": g.ids[i] },
+          truncate(full, TARGET_CHARS),
+          full,
+        ),
       );
     }
+  }
+
+  // Supernode labels: on a background next to the group, where they cover no node and no
+  // other label, joined to the group's nearest member.
+  function drawSupernodeLabels(supernodes) {
+    const { xy, visible, width, height, gutter } = placed;
+    const nodes = [];
+    for (const [i] of shapes) {
+      nodes.push({ x: xy[2 * i], y: xy[2 * i + 1], r: nodeShape(g.types[i], 0).size + 0.5 });
+    }
+    const bounds = { x: LEFT, y: 0, w: Math.min(width, gutter) - LEFT, h: height - 36 };
+    const taken = [];
     supernodes.forEach((sn, k) => {
       const members = sn
         .slice(1)
         .map((id) => g.indexOf.get(id))
         .filter((i) => i !== undefined && visible[i]);
       if (!members.length) return;
-      const cx = members.reduce((a, i) => a + xy[2 * i], 0) / members.length;
-      const cy = Math.min(...members.map((i) => xy[2 * i + 1])) - 8;
-      text({ x: cx, y: cy, class: "saew-graph-supernode", fill: groupColour(k) }, sn[0]);
+      const xs = members.map((i) => xy[2 * i]);
+      const ys = members.map((i) => xy[2 * i + 1]);
+      const around = {
+        x: Math.min(...xs) - 5,
+        y: Math.min(...ys) - 5,
+        w: Math.max(...xs) - Math.min(...xs) + 10,
+        h: Math.max(...ys) - Math.min(...ys) + 10,
+      };
+      const full = String(sn[0]);
+      const label = truncate(full, SUPERNODE_CHARS);
+      const w = Array.from(label).length * 7 + 10;
+      const h = 13;
+      const at = placeLabel(w, h, around, nodes, taken, bounds);
+      const box = { x: at.x, y: at.y, w, h };
+      taken.push(box);
+      const colour = groupColour(k);
+      const mid = { x: box.x + w / 2, y: box.y + h / 2 };
+      let near = members[0];
+      for (const i of members) {
+        const d = Math.hypot(xy[2 * i] - mid.x, xy[2 * i + 1] - mid.y);
+        if (d < Math.hypot(xy[2 * near] - mid.x, xy[2 * near + 1] - mid.y)) near = i;
+      }
+      const tag = svg("g", {
+        class: "saew-graph-supernode-tag",
+        "data-supernode": String(k),
+        "data-free": String(at.free),
+      });
+      const nx = xy[2 * near];
+      const ny = xy[2 * near + 1];
+      tag.appendChild(
+        svg("line", {
+          class: "saew-graph-supernode-leader",
+          x1: Math.min(Math.max(nx, box.x), box.x + w),
+          y1: ny < box.y ? box.y : box.y + h,
+          x2: nx,
+          y2: ny,
+          stroke: colour,
+        }),
+      );
+      tag.appendChild(
+        svg("rect", {
+          class: "saew-graph-supernode-bg",
+          x: box.x,
+          y: box.y,
+          width: w,
+          height: h,
+          rx: 3,
+          stroke: colour,
+        }),
+      );
+      tag.appendChild(
+        titled(
+          { x: mid.x, y: box.y + h - 3, class: "saew-graph-supernode", fill: colour },
+          label,
+          full,
+        ),
+      );
+      layer.appendChild(tag);
     });
   }
 

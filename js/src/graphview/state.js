@@ -4,6 +4,9 @@ import { unpack } from "../lib/buffers.js";
 import { fmt, visibleText } from "../lib/format.js";
 
 export const LEFT = 150; // stream labels
+export const RIGHT = 130; // the gutter with the target labels
+export const TARGET_CHARS = 16; // longer target labels are cut (the full text is their title)
+export const LABEL_GAP = 13; // vertical distance between target labels
 export const DOT = 9; // grid step of nodes inside a cell
 export const POS = "27,120,55"; // positive edges (green)
 export const NEG = "118,42,131"; // negative edges (purple)
@@ -49,15 +52,16 @@ export function keepsNode(type, rank, threshold) {
 /**
  * Where every shown node goes: streams are rows (targets on top), token positions columns;
  * inside a cell nodes fill a grid, most influential first. `available`: the width to fill.
+ * A gutter of RIGHT px on the right holds the target labels.
  * Returns {xy (x, y per node), visible (0/1 per node), shown, streams, top (stream → y),
- * colW, width, height}.
+ * colW, width, height, gutter (x where the gutter starts)}.
  */
 export function layoutGraph(g, { ranks, threshold, available }) {
   const n = g.ids.length;
   const cols = g.tokens.length;
   let width = Math.max(640, available);
-  const colW = Math.max(30, (width - LEFT) / cols);
-  width = LEFT + colW * cols;
+  const colW = Math.max(30, (width - LEFT - RIGHT) / cols);
+  width = LEFT + colW * cols + RIGHT;
   const perRow = Math.max(1, Math.floor((colW - 4) / DOT));
   const cells = new Map();
   const visible = new Uint8Array(n);
@@ -92,7 +96,67 @@ export function layoutGraph(g, { ranks, threshold, available }) {
       xy[2 * i + 1] = top.get(s) + 6 + Math.floor(k / perRow) * DOT;
     });
   }
-  return { xy, visible, shown, streams, top, colW, width, height };
+  return { xy, visible, shown, streams, top, colW, width, height, gutter: width - RIGHT };
+}
+
+/** `text` cut to `n` characters with an ellipsis. */
+export function truncate(text, n) {
+  const chars = Array.from(text);
+  return chars.length > n ? `${chars.slice(0, n - 1).join("")}…` : text;
+}
+
+/** Whether boxes {x, y, w, h} overlap (touching edges do not). */
+export function intersects(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/**
+ * Target labels as a list in the gutter, one per line, in the order of their nodes (top to
+ * bottom, then left to right), each as near its node's height as the lines above allow.
+ * `points`: [{i, x, y}]. Returns [{i, x, y, ly}] (ly: the label line's middle), never
+ * closer than `gap` to each other.
+ */
+export function stackTargetLabels(points, { top = 10, gap = LABEL_GAP } = {}) {
+  const sorted = [...points].sort((a, b) => a.y - b.y || a.x - b.x);
+  let next = top;
+  return sorted.map((p) => {
+    const ly = Math.max(next, p.y);
+    next = ly + gap;
+    return { ...p, ly };
+  });
+}
+
+/**
+ * Where a label box (w × h) goes next to a group of nodes (`around`, its bounding box
+ * {x, y, w, h}): the free place nearest above or below it, then further out, that overlaps
+ * no node (`nodes`: [{x, y, r}]), no box in `taken`, and stays within `bounds` {x, y, w, h}.
+ * Returns {x, y, free} (free: false when nothing was free and the first candidate is used).
+ */
+export function placeLabel(w, h, around, nodes, taken, bounds, pad = 1) {
+  const cx = around.x + around.w / 2;
+  const clampX = (x) => Math.min(Math.max(x, bounds.x), bounds.x + bounds.w - w);
+  const candidates = [];
+  for (let d = 0; d < 40; d++) {
+    for (const dx of [0, -w / 2 - 6, w / 2 + 6, -w - 12, w + 12]) {
+      const x = clampX(cx - w / 2 + dx);
+      candidates.push({ x, y: around.y - pad - h - d * 4, cost: d * 4 + Math.abs(dx) });
+      candidates.push({ x, y: around.y + around.h + pad + d * 4, cost: d * 4 + Math.abs(dx) + 1 });
+    }
+  }
+  candidates.sort((a, b) => a.cost - b.cost);
+  const inside = candidates.filter((c) => c.y >= bounds.y && c.y + h <= bounds.y + bounds.h);
+  const clearOf = (c) => {
+    const box = { x: c.x - pad, y: c.y - pad, w: w + 2 * pad, h: h + 2 * pad };
+    return (
+      !taken.some((t) => intersects(box, t)) &&
+      !nodes.some((n) => intersects(box, { x: n.x - n.r, y: n.y - n.r, w: 2 * n.r, h: 2 * n.r }))
+    );
+  };
+  const best = inside.find(clearOf);
+  if (best) return { x: best.x, y: best.y, free: true };
+  const apart = inside.find((c) => !taken.some((t) => intersects({ ...c, w, h }, t)));
+  const c = apart || inside[0] || candidates[0];
+  return { x: c.x, y: c.y, free: false };
 }
 
 /** "12 of 340 nodes shown". */
