@@ -12,12 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from saewidgets.sae.architectures.base import (
-    Architecture,
-    Take,
-    autoencoder_state,
-    threshold_from_log,
-)
+from saewidgets.sae.architectures.base import Take, autoencoder_state
+from saewidgets.sae.architectures.jumprelu import JumpReLU
 from saewidgets.sae.architectures.topk import TopKTraining, topk_per_token
 
 
@@ -58,36 +54,22 @@ class BatchTopKTraining(TopKTraining):
             self.sae.threshold.fill_(float(self.threshold))
 
 
-class BatchTopK(Architecture):
+class BatchTopK(JumpReLU):
+    """A JumpReLU once calibrated: same parameters, SAELens tensors and inference rule."""
+
     name = "batchtopk"
     options = ("k", "threshold")
-    feature_unit_parameters = ("b_enc", "threshold")
     rescalable = False
-    saelens_name = "jumprelu"
-    saelens_transcoder_name = "jumprelu_transcoder"
     saelens_reads = ("batchtopk",)
     dictionary_learning_classes = ("BatchTopKSAE", "MatryoshkaBatchTopKSAE")
     training_loss = BatchTopKTraining
-
-    def parameter_shapes(self, d_in: int, d_sae: int, d_out: int) -> dict[str, tuple[int, ...]]:
-        return {"b_enc": (d_sae,), "threshold": (d_sae,)}
-
-    def initial_parameters(
-        self, d_in: int, d_sae: int, d_out: int, options: Mapping[str, Any]
-    ) -> dict[str, torch.Tensor]:
-        # The threshold is used only once training has calibrated it (any value > 0).
-        threshold = float(options.get("threshold") or 0.0)
-        return {"b_enc": torch.zeros(d_sae), "threshold": torch.full((d_sae,), threshold)}
 
     def activate(self, sae: nn.Module, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         if sae.training:
             return batch_topk(pre, sae.k)
         if not bool((sae.threshold > 0).any()):
             return topk_per_token(pre, sae.k)  # not calibrated yet: choose by rank per token
-        return torch.relu(pre) * (pre > sae.threshold)
-
-    def saelens_tensors(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return threshold_from_log(tensors)
+        return super().activate(sae, x, pre)
 
     def from_dictionary_learning(
         self, take: Take, trainer: Mapping[str, Any]
