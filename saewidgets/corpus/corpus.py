@@ -249,6 +249,18 @@ _PART_READERS: dict[str, Callable[[], Iterator[Document]]] = {
 }
 
 
+def part_documents(part: str) -> Iterator[Document]:
+    """The documents of one part of the default corpus ("generated", "docs" or "code")."""
+    if part not in _PART_READERS:
+        raise ValueError(f"unknown corpus part {part!r}; choose from {PARTS}")
+    return _PART_READERS[part]()
+
+
+def is_heldout(text: str, fraction: float = HELDOUT_FRACTION) -> bool:
+    """Whether `Corpus.split` puts a document with this text in the held-out part."""
+    return _heldout(text, fraction)
+
+
 # Share of characters each part contributes while all of them last: mostly prose, as users type.
 MIX = {"generated": 0.5, "docs": 0.25, "code": 0.25}
 

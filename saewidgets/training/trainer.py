@@ -69,9 +69,16 @@ class TrainConfig:
     dead_after_tokens: int = 1_000_000
     seed: int = 0
     checkpoint_every: int = 200
+    # "bfloat16": run the step's matmuls in bfloat16 (CPUs with AMX and GPUs: ~1.3-3x faster);
+    # the parameters and optimiser state stay float32.
+    autocast: str | None = None
 
     def validate(self) -> None:
         architectures.get(self.architecture).check_training(self)  # unknown names list the known
+        if self.autocast not in (None, "bfloat16", "float16"):
+            raise SAEConfigError(
+                f"autocast must be None, 'bfloat16' or 'float16', got {self.autocast!r}"
+            )
         for name in ("d_sae", "n_steps", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -237,7 +244,9 @@ def _step(stepper: _Stepper, optimizer, x: torch.Tensor, lr: float) -> dict:
     """One optimiser step at learning rate ``lr``; returns the step's statistics."""
     for group in optimizer.param_groups:
         group["lr"] = lr
-    loss, stats = stepper.loss(x)
+    cast = stepper.cfg.autocast
+    with torch.autocast(x.device.type, dtype=getattr(torch, cast or "float32"), enabled=bool(cast)):
+        loss, stats = stepper.loss(x)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
