@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tiny import tiny_model
 
 import saewidgets as sw
+from saewidgets.analysis.search import feature_tokens
 from saewidgets.analysis.stats import StatsMismatch, feature_stats
 from saewidgets.widgets.probe import MAX_PROBE_TOKENS
 from saewidgets.widgets.serialization import unpack
@@ -33,9 +34,7 @@ def setup():
     with torch.no_grad():  # one feature that can never win the top-k: a dead feature
         sae.W_enc[:, DEAD] = 0
         sae.b_enc[DEAD] = -1e4
-    stats = feature_stats(
-        model, sae, CORPUS, n_tokens=1500, window=32, cache=False, progress=False
-    )
+    stats = feature_stats(model, sae, CORPUS, n_tokens=1500, window=32, cache=False, progress=False)
     return model, sae, stats
 
 
@@ -135,6 +134,13 @@ def test_browser_catalog(setup):
     w = sw.FeatureBrowser(model, sae, stats)
     assert len(w._catalog["labels"]) == stats.d_sae
     np.testing.assert_allclose(unpack(w._catalog["density"]), stats.density)
+    # the search fields are `feature_tokens`, what sw.search_features reads (js/src/lib/search.js)
+    table, top = w._catalog["tokens"], unpack(w._catalog["top_tokens"])
+    promoted = unpack(w._catalog["promoted"])
+    want_top, want_promoted = feature_tokens(stats)
+    for f in range(stats.d_sae):
+        assert tuple(table[i] for i in top[f] if i >= 0) == want_top[f]
+        assert tuple(table[i] for i in promoted[f] if i >= 0) == want_promoted[f]
     w2 = sw.FeatureBrowser(model, sae, stats)
     sw.link(w, w2)
     w.selected_feature = 3
@@ -221,9 +227,13 @@ def test_exported_browser_filters_and_opens(setup, tmp_path, chromium):
     page.fill(".saew-filter", "feature-")
     rows = page.locator(".saew-list .saew-row")
     expect(rows).to_have_count(len(features) - 1)  # waits for the debounced filter
+    # the matched word is marked inside the label, as text
+    assert rows.first.locator("mark.saew-match").text_content() == "feature"
+    assert rows.first.get_attribute("data-match") == "label"
     page.fill(".saew-filter", "<img")
     expect(rows).to_have_count(1)
     assert HOSTILE in page.inner_text(".saew-list")
+    assert rows.first.locator("mark.saew-match").text_content() == "img"
     page.click(".saew-list .saew-row >> nth=0")
     page.wait_for_selector(".saew-browser[data-view='feature'] .saew-card[data-feature='5']")
     page.click(".saew-back")

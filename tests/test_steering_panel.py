@@ -134,7 +134,16 @@ def test_dashboard_opens_a_prefilled_panel(setup):
     dash._on_message(dash, {"type": "steer", "feature": other}, [])  # the button's message
     assert [r["feature"] for r in panel.rows] == [shown, other]
     hits = panel.search(str(other))
-    assert {"site": SITE, "feature": other, "label": dash.labels[other]} in hits
+    first = hits[0]  # an id outranks any label or token
+    assert (first["site"], first["feature"], first["label"]) == (SITE, other, dash.labels[other])
+    assert first["matches"][0]["field"] == "id"
+    # the same rule as sw.search_features, across the panel's sites
+    word = next(w for w in re.findall(r"\w{3,}", " ".join(dash.labels.as_dict().values())))
+    direct = sw.search_features(word, stats, dash.labels)
+    assert [h["feature"] for h in panel.search(word)] == [h.feature for h in direct]
+    assert panel.search("") == [] and panel.search(" ?! ") == []
+    with pytest.raises(TypeError, match="must be a string"):
+        panel.search(3)
     panel.wait()
     panel.close()
 
@@ -180,7 +189,10 @@ def test_exported_panel_page(setup, tmp_path, chromium):
 def test_ablated_rows_report_no_activation_and_cannot_be_swept(setup):
     model, sae = setup
     panel = sw.SteeringPanel(
-        model, sae, features=[sw.Intervention(sae, 3, 0.0, "ablate")], prompt=PROMPT,
+        model,
+        sae,
+        features=[sw.Intervention(sae, 3, 0.0, "ablate")],
+        prompt=PROMPT,
         max_new_tokens=6,
     )
     panel.wait()

@@ -14,11 +14,28 @@ import { sequential } from "../src/lib/colors.js";
 import { decodeProbe } from "../src/lib/probe.js";
 import { csrPayload, pack } from "./helpers.js";
 
+// Token fields as the kernel sends them: a token table and [features, 5] rows of indices.
+const TOKENS = [" cat", " dog", " kibble", " x", " food", " ", "Paris"];
+const rows = (table) => ({ ...pack(table.flat(), "int16"), shape: [table.length, 5] });
 const catalog = decodeCatalog({
   density: pack([0.1, 0.3, 0, 0.3, 0.05], "float32"),
   max: pack([5, 1, 0, 2, 9], "float32"),
   labels: ["cats", "Dogs", "", "cat food", "<img src=x>"],
-  promoted: [" cat", " dog", "", " kibble", " x"],
+  tokens: TOKENS,
+  top_tokens: rows([
+    [0, -1, -1, -1, -1],
+    [1, -1, -1, -1, -1],
+    [-1, -1, -1, -1, -1],
+    [4, 2, -1, -1, -1],
+    [3, -1, -1, -1, -1],
+  ]),
+  promoted: rows([
+    [0, 5, 6, 1, -1],
+    [1, -1, -1, -1, -1],
+    [-1, -1, -1, -1, -1],
+    [2, -1, -1, -1, -1],
+    [3, -1, -1, -1, -1],
+  ]),
 });
 const ALL = [0, 1, 2, 3, 4];
 
@@ -39,23 +56,41 @@ test("available: every feature with a kernel, carried cards without", () => {
   );
 });
 
-test("search by label or promoted token, any case; by id with or without #", () => {
+test("the catalog's token fields decode to texts", () => {
+  assert.deepEqual(catalog.topTokens[3], [" food", " kibble"]);
+  assert.deepEqual(catalog.promoted[0], [" cat", " ", "Paris", " dog"]);
+  assert.deepEqual(catalog.topTokens[2], []);
+  assert.equal(catalog.promotedText[0], 'cat / " " / Paris'); // three shown, a blank quoted
+});
+
+test("search by whole words of label and tokens, any case; by id with or without #", () => {
   const find = (q, key = "id") => searchCatalog(catalog, ALL, q, key).rows;
   assert.deepEqual(find("CAT"), [0, 3]);
   assert.deepEqual(find("kibble"), [3]);
-  assert.deepEqual(find(" dog "), [1]);
+  assert.deepEqual(find(" dog "), [0, 1]); // 0 promotes " dog"
   assert.deepEqual(find("#4"), [4]);
   assert.deepEqual(find("2"), [2]);
-  assert.deepEqual(find("<img"), [4]);
+  assert.deepEqual(find("<img"), [4]); // punctuation separates words: the word "img"
   assert.deepEqual(find(""), ALL);
+  assert.deepEqual(find(" <> "), ALL); // no words: nothing to search by
   assert.deepEqual(find("horse"), []);
+  assert.deepEqual(find("ca"), []); // two letters: whole words only
+  assert.deepEqual(find("paris"), [0]); // a promoted token beyond the three shown
 });
 
-test("sorting: most frequent or strongest first, ties by id", () => {
-  assert.deepEqual(searchCatalog(catalog, ALL, "", "density").rows, [1, 3, 0, 4, 2]);
-  assert.deepEqual(searchCatalog(catalog, ALL, "", "max").rows, [4, 0, 3, 1, 2]);
-  assert.deepEqual(searchCatalog(catalog, [4, 1, 0], "", "id").rows, [4, 1, 0]); // as given
-  assert.deepEqual(searchCatalog(catalog, ALL, "cat", "max").rows, [0, 3]);
+test("best match order, and what matched", () => {
+  const found = searchCatalog(catalog, ALL, "cat", "match");
+  assert.deepEqual(found.rows, [3, 0]); // "cat food": exact in the label; "cats": a prefix
+  assert.deepEqual(
+    found.rows.map((f) => found.matches.get(f).matches[0].field),
+    ["label", "label"],
+  );
+  const food = searchCatalog(catalog, ALL, "food", "match");
+  assert.deepEqual(food.rows, [3]);
+  assert.equal(food.matches.get(3).matches[0].field, "label");
+  const token = searchCatalog(catalog, ALL, "kibble", "match").matches.get(3).matches[0];
+  assert.deepEqual([token.field, token.text], ["top_tokens", " kibble"]);
+  assert.deepEqual(searchCatalog(catalog, ALL, "", "match").rows, [1, 3, 0, 4, 2]); // density
 });
 
 test("the list shows at most `limit` rows and says so", () => {

@@ -3,6 +3,7 @@
 /** Pack a typed array (or plain numbers with a dtype) like serialization.pack. */
 export function pack(values, dtype) {
   const Types = {
+    int16: Int16Array,
     int32: Int32Array,
     uint16: Uint16Array,
     float32: Float32Array,

@@ -26,9 +26,17 @@ function closure(file, seen = new Set()) {
 const views = readdirSync(SRC).filter((d) => statSync(join(SRC, d)).isDirectory() && d !== "lib");
 const pure = [
   ...views.map((v) => join(SRC, v, "state.js")),
-  ...["buffers", "csr", "probe", "format", "colors", "featurestate", "placement", "axes"].map((m) =>
-    join(SRC, "lib", `${m}.js`),
-  ),
+  ...[
+    "buffers",
+    "csr",
+    "probe",
+    "format",
+    "colors",
+    "featurestate",
+    "placement",
+    "axes",
+    "search",
+  ].map((m) => join(SRC, "lib", `${m}.js`)),
 ];
 
 test("every view has a state module", () => {

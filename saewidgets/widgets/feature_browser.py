@@ -8,20 +8,21 @@ import numpy as np
 import traitlets
 
 from saewidgets.analysis.inputs import SAEInput
+from saewidgets.analysis.search import SEARCH_TOKENS, feature_tokens
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.model.model import Model
 from saewidgets.widgets.base import STATIC
 from saewidgets.widgets.features import FeatureView
 from saewidgets.widgets.serialization import pack
 
-N_CATALOG_TOKENS = 3
-
 
 class FeatureBrowser(FeatureView):
     """Search an SAE's features and open their dashboards in the same widget.
 
     - type text: the features that fire on it most, overall and per token (hover a token);
-    - filter by label or by promoted token, sort by density, maximum or id;
+    - search by words in the label, the tokens it fires on most or the tokens it promotes,
+      or by id (`sw.search_features`'s rule, with the match shown), sort by best match,
+      density, maximum or id;
     - click a feature: its dashboard replaces the list ("back" returns).
 
     ``selected_feature`` is shared with `TokenHeatmap` through `sw.link`.
@@ -44,15 +45,21 @@ class FeatureBrowser(FeatureView):
         **kwargs,
     ) -> None:
         super().__init__(stats, model=model, sae=sae, labels=labels, feature=feature, **kwargs)
-        promoted = [
-            " / ".join(stats.token_text(t).strip() or repr(stats.token_text(t)) for t in row)
-            for row in np.asarray(stats.vocab_top_ids)[:, :N_CATALOG_TOKENS]
+        # The search fields of js/src/lib/search.js, the same as `analysis/search.py` reads:
+        # token texts once in a table, each feature's tokens as rows of indices (-1: none).
+        top, promoted = feature_tokens(stats)
+        table: dict[str, int] = {}
+        rows = [
+            [[table.setdefault(t, len(table)) for t in tokens] for tokens in field]
+            for field in (top, promoted)
         ]
         self._catalog = {
             "density": pack(np.asarray(stats.density), "float32"),
             "max": pack(np.asarray(stats.max_activation), "float32"),
             "labels": [self._lookup(f)[0] for f in range(stats.d_sae)],
-            "promoted": promoted,
+            "tokens": list(table),
+            "top_tokens": _token_rows(rows[0], len(table)),
+            "promoted": _token_rows(rows[1], len(table)),
         }
 
     def _export_features(self) -> list[int]:
@@ -73,3 +80,11 @@ class FeatureBrowser(FeatureView):
         shown feature, its relatives and the features of the last typed text). The last typed
         text's result is kept; typing new text needs a kernel."""
         return super().to_html(path, title=title, features=features)
+
+
+def _token_rows(rows: list[list[int]], n_tokens: int) -> dict:
+    """Rows of token-table indices as one packed [d_sae, SEARCH_TOKENS] array, -1 padded."""
+    out = np.full((len(rows), SEARCH_TOKENS), -1, np.int32)
+    for f, row in enumerate(rows):
+        out[f, : len(row)] = row
+    return pack(out, "int16" if n_tokens < 1 << 15 else "int32")

@@ -16,6 +16,7 @@ import traitlets
 
 from saewidgets.analysis.inputs import SAEInput, labels_for_site, saes_by_site, stats_by_site
 from saewidgets.analysis.labels import Labels
+from saewidgets.analysis.search import SearchHit, SearchIndex, feature_tokens, query_words
 from saewidgets.analysis.stats import FeatureStats
 from saewidgets.analysis.steering import (
     Intervention,
@@ -99,12 +100,18 @@ class SteeringPanel(SAEWidget):
         self._stats = stats_by_site(stats, self._saes, model)
         self._lookups = {
             site: labels_for_site(
-                labels, site, s.d_sae, stats=self._stats.get(site), model=model,
+                labels,
+                site,
+                s.d_sae,
+                stats=self._stats.get(site),
+                model=model,
                 n_sites=len(self._saes),
             )
             for site, s in self._saes.items()
         }
         self._baseline_key: tuple | None = None
+        self._search_tokens: dict[str, tuple] = {}  # site -> (top tokens, promoted tokens)
+        self._search_cache: dict[str, tuple[list[str], SearchIndex]] = {}
         self.baseline: SteeringResult | None = None
         self.result: SteeringResult | None = None
         self.last_sweep = None
@@ -349,30 +356,32 @@ class SteeringPanel(SAEWidget):
         self.tasks.submit("sweep", job, message=f"sweeping feature {row['feature']}…")
 
     def search(self, query: str) -> list[dict]:
-        """Features whose id, label or promoted tokens match ``query`` (what the add box shows)."""
-        query = query.strip().lower().lstrip("#")
-        if not query:
-            return []
-        found = []
-        for site, sae in self._saes.items():
-            if query.isdigit() and int(query) < sae.d_sae:
-                found.append((site, int(query)))
-            lookup, stats = self._lookups[site], self._stats.get(site)
-            for f in range(sae.d_sae):
-                if len(found) >= N_SEARCH:
-                    break
-                label = lookup(f)[0].lower()
-                tokens = (
-                    [stats.token_text(t).strip().lower() for t in stats.vocab_top_ids[f][:5]]
-                    if stats is not None
-                    else []
-                )
-                if (label and query in label) or query in tokens:
-                    found.append((site, f))
-        return [
-            {"site": s, "feature": f, "label": self._lookups[s](f)[0]}
-            for s, f in dict.fromkeys(found)
-        ][:N_SEARCH]
+        """Features whose id, label, top-activation tokens or promoted tokens match ``query``
+        by whole words, best first (what the add box shows; the rule is
+        `saewidgets.analysis.search`). Each result says what matched (``matches``, best
+        first). An empty query finds nothing; a non-string is a ``TypeError``."""
+        query_words(query)  # TypeError for a non-string, before any work
+        hits = []
+        for site in self._saes:  # stable sort below: equal hits keep the sites' order
+            hits += self._search_index(site).search(query, N_SEARCH)
+        hits.sort(key=SearchHit.rank_key)
+        return [hit.to_json() for hit in hits[:N_SEARCH]]
+
+    def _search_index(self, site: str) -> SearchIndex:
+        # Labels can change under the panel (`Labels.set`), tokens cannot: the token fields
+        # are split once, the index is rebuilt only when a label differs.
+        sae, stats = self._saes[site], self._stats.get(site)
+        labels = [self._lookups[site](f)[0] for f in range(sae.d_sae)]
+        cached = self._search_cache.get(site)
+        if cached is not None and cached[0] == labels:
+            return cached[1]
+        if site not in self._search_tokens:
+            self._search_tokens[site] = feature_tokens(stats) if stats is not None else (None, None)
+        top, promoted = self._search_tokens[site]
+        maxima = stats.max_activation if stats is not None else None
+        index = SearchIndex(labels, top, promoted, maxima, site=site)
+        self._search_cache[site] = (labels, index)
+        return index
 
     @traitlets.observe("_search")
     def _run_search(self, change) -> None:
@@ -396,7 +405,6 @@ class SteeringPanel(SAEWidget):
                 self.sweep(int(content.get("row", 0)))
             except (IndexError, SteeringError, TypeError, ValueError) as error:
                 self.tasks.fail("sweep", str(error))
-
 
 
 def _num(value) -> float | None:

@@ -1,6 +1,8 @@
-// The catalog: every feature as a row, filtered by label, promoted token or id, and sorted.
+// The catalog: every feature as a row, searched by words (lib/search.js: label, the tokens it
+// fires on, the tokens it promotes, id) with the match shown, and sorted.
 import { clear, h } from "../lib/dom.js";
 import { fmt, percent } from "../lib/format.js";
+import { highlighted, matchNote } from "../lib/matchview.js";
 import { countText, rowLabel, searchCatalog } from "./state.js";
 
 const FILTER_DELAY_MS = 120; // re-filter once typing pauses, not per key
@@ -9,12 +11,13 @@ export function catalogList({ catalog, available, open }) {
   const filter = h("input", {
     class: "saew-filter",
     type: "search",
-    placeholder: "filter by label or token",
-    "aria-label": "filter",
+    placeholder: "search: words of a label or token, or an id",
+    "aria-label": "search features",
   });
   const sort = h(
     "select",
     { class: "saew-sort", "aria-label": "sort by" },
+    h("option", { value: "match" }, "best match"),
     h("option", { value: "density" }, "most frequent"),
     h("option", { value: "max" }, "strongest"),
     h("option", { value: "id" }, "id"),
@@ -31,13 +34,31 @@ export function catalogList({ catalog, available, open }) {
     h("span", {}, "max"),
   );
 
-  function row(f) {
+  function row(f, hit) {
+    const matches = hit ? hit.matches : [];
+    const label = rowLabel(catalog, f);
+    const idMatched = matches.some((m) => m.field === "id");
     return h(
       "button",
-      { class: "saew-row", role: "listitem", dataset: { feature: f }, onclick: () => open(f) },
-      h("span", { class: "saew-tip-id" }, `#${f}`),
-      h("span", { class: "saew-row-label" }, rowLabel(catalog, f)),
-      h("span", { class: "saew-row-tokens", title: "tokens it promotes" }, catalog.promoted[f]),
+      {
+        class: "saew-row",
+        role: "listitem",
+        // data-match: the field of the match shown (absent without a search)
+        dataset: hit ? { feature: f, match: hit.matches[0].field } : { feature: f },
+        onclick: () => open(f),
+      },
+      h(
+        "span",
+        { class: "saew-tip-id" },
+        idMatched ? h("mark", { class: "saew-match" }, `#${f}`) : `#${f}`,
+      ),
+      h(
+        "span",
+        { class: "saew-row-label", title: label },
+        matchNote(hit?.matches[0]),
+        ...(catalog.labels[f] ? highlighted(label, matches) : [label]),
+      ),
+      h("span", { class: "saew-row-tokens", title: "tokens it promotes" }, catalog.promotedText[f]),
       h("span", { class: "saew-num" }, percent(catalog.density[f])),
       h("span", { class: "saew-num" }, fmt(catalog.max[f])),
     );
@@ -46,7 +67,7 @@ export function catalogList({ catalog, available, open }) {
   function paint() {
     const found = searchCatalog(catalog, available, filter.value, sort.value);
     count.textContent = countText(found);
-    clear(list).append(...found.rows.map(row));
+    clear(list).append(...found.rows.map((f) => row(f, found.matches.get(f))));
   }
 
   let timer = null;

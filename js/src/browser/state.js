@@ -1,21 +1,54 @@
-// FeatureBrowser's data and decisions (pure: no DOM): the catalog of every feature, filtering
-// and sorting it, the shading of probed text.
+// FeatureBrowser's data and decisions (pure: no DOM): the catalog of every feature, searching
+// (lib/search.js) and sorting it, the shading of probed text.
 import { unpack } from "../lib/buffers.js";
 import { sequential } from "../lib/colors.js";
 import { fmt, SINK_NOTE } from "../lib/format.js";
+import { queryWords, searchFeatures, searchIndex } from "../lib/search.js";
 
 export const LIST_LIMIT = 100;
 export const TOP_PER_TOKEN = 8;
 
-/** `_catalog` decoded: density and max per feature, labels and promoted tokens (strings). */
+export const PROMOTED_SHOWN = 3; // promoted tokens in a catalog row
+
+/**
+ * `_catalog` decoded: density and max per feature, labels, and per feature the texts of the
+ * tokens it fires on most and promotes most (rows of indices into one token table, -1: none),
+ * with the search index over them built once.
+ */
 export function decodeCatalog(raw) {
+  const max = unpack(raw.max);
+  const topTokens = tokenRows(raw.top_tokens, raw.tokens);
+  const promoted = tokenRows(raw.promoted, raw.tokens);
   return {
     density: unpack(raw.density),
-    max: unpack(raw.max),
+    max,
     labels: raw.labels,
-    promoted: raw.promoted,
+    topTokens,
+    promoted,
+    promotedText: promoted.map(promotedText),
     size: raw.labels.length,
+    index: searchIndex({ labels: raw.labels, topTokens, promoted, max }),
   };
+}
+
+function tokenRows(packed, table) {
+  const ids = unpack(packed);
+  const [rows, cols] = packed.shape;
+  const out = [];
+  for (let f = 0; f < rows; f++) {
+    const row = [];
+    for (let k = 0; k < cols; k++) if (ids[f * cols + k] >= 0) row.push(table[ids[f * cols + k]]);
+    out.push(row);
+  }
+  return out;
+}
+
+/** A row's promoted tokens: "Paris / France / French" (a blank token quoted). */
+export function promotedText(tokens) {
+  return tokens
+    .slice(0, PROMOTED_SHOWN)
+    .map((t) => t.trim() || JSON.stringify(t))
+    .join(" / ");
 }
 
 /** Features that can be opened: all with a kernel, else those whose cards the page carries. */
@@ -26,24 +59,29 @@ export function availableFeatures(size, live, hasCard) {
 }
 
 /**
- * The catalog rows for a filter text and a sort key ("density", "max" or "id"): features whose
- * id is the text ("12" or "#12") or whose label or promoted tokens contain it (any case),
- * strongest first by the key (ties by id). Returns the first `limit` and the counts.
+ * The catalog rows for a search text and a sort key ("match", "density", "max" or "id").
+ * Without words in the text every available feature is listed; with words, the features that
+ * match them by lib/search.js's rule (`matches` maps each to its search hit). "match" orders
+ * by that rule (by density when nothing is searched); the other keys strongest first, ties by
+ * id. Returns the first `limit` rows and the counts.
  */
 export function searchCatalog(catalog, available, query, key, limit = LIST_LIMIT) {
-  const q = query.trim().toLowerCase();
-  const idQuery = q.match(/^#?(\d+)$/);
-  const { labels, promoted, density, max } = catalog;
-  const hits = available.filter(
-    (f) =>
-      !q ||
-      (idQuery && String(f) === idQuery[1]) ||
-      labels[f].toLowerCase().includes(q) ||
-      promoted[f].toLowerCase().includes(q),
-  );
-  if (key === "density") hits.sort((a, b) => density[b] - density[a] || a - b);
-  else if (key === "max") hits.sort((a, b) => max[b] - max[a] || a - b);
-  return { rows: hits.slice(0, limit), total: hits.length, of: available.length, limit };
+  const { density, max } = catalog;
+  const matches = new Map();
+  let rows;
+  if (queryWords(query).length === 0) {
+    rows = [...available];
+  } else {
+    const hits = searchFeatures(catalog.index, query, { candidates: available });
+    for (const hit of hits) matches.set(hit.feature, hit);
+    rows = hits.map((hit) => hit.feature);
+  }
+  const searched = matches.size > 0;
+  if (key === "density" || (key === "match" && !searched)) {
+    rows.sort((a, b) => density[b] - density[a] || a - b);
+  } else if (key === "max") rows.sort((a, b) => max[b] - max[a] || a - b);
+  else if (key === "id" && searched) rows.sort((a, b) => a - b);
+  return { rows: rows.slice(0, limit), total: rows.length, of: available.length, limit, matches };
 }
 
 /** "12 of 4,608 features (first 100 shown)". */
