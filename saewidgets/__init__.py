@@ -36,6 +36,7 @@ _EXPORTS = {
     "evaluate": "saewidgets.analysis.evaluate",
     "evaluate_many": "saewidgets.analysis.evaluate",
     "evaluate_documents": "saewidgets.analysis.evaluate_documents",
+    "themed": "saewidgets.core.plotting",
     "DocumentReport": "saewidgets.analysis.evaluate_documents",
     "Labels": "saewidgets.analysis.labels",
     "auto_labels": "saewidgets.analysis.labels",

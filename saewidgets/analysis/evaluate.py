@@ -137,6 +137,8 @@ class EvalReport:
     def figures(self) -> dict:
         import plotly.graph_objects as go
 
+        from saewidgets.core.plotting import themed
+
         live = self.density[self.density > 0]
         density = go.Figure(go.Histogram(x=np.log10(live), nbinsx=50))
         density.update_layout(
@@ -150,7 +152,7 @@ class EvalReport:
             xaxis_title="fraction (clipped at 2)",
             yaxis_title="tokens",
         )
-        return {"density": density, "token_error": fvu}
+        return {"density": themed(density), "token_error": themed(fvu)}
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{k}</td><td>{v:.4f}</td></tr>" for k, v in self.metrics.items())

@@ -265,3 +265,20 @@ def composition_table(manifest: dict) -> str:
             f"{e['registry']} `{e['package']}` | {tokens:,} | {share:.1%} |"
         )
     return "\n".join(lines)
+
+
+def dashboard_mix() -> Corpus:
+    """Text for the shipped SAEs' statistics and labels: the held-out prose sources beside the
+    default corpus's held-out generated prose, docs and code (nothing the SAEs trained on)."""
+    files = _files(HELDOUT_DIR.parent, HELDOUT_DIR.name)
+    parts: dict[str, tuple[Reader, float]] = {
+        p.name.removesuffix(".jsonl.gz"): (lambda p=p: _read_documents(p), 0.6 / len(files))
+        for p in files
+    }
+    for key, share in (("generated", 0.15), ("docs", 0.125), ("code", 0.125)):
+        parts[key] = (
+            lambda key=key: (d for d in part_documents(key) if is_heldout(d.text)),
+            share,
+        )
+    base = _identity(files)
+    return _interleaved(parts, "broad:dashboard-mix", lambda: json.dumps([base(), "dash", 1]))

@@ -296,6 +296,8 @@ class SweepResult:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
+        from saewidgets.core.plotting import themed
+
         t = self.table
         fig = make_subplots(specs=[[{"secondary_y": True}]])
         fig.add_trace(
@@ -315,7 +317,7 @@ class SweepResult:
         )
         fig.update_yaxes(title_text="probability gain", secondary_y=False)
         fig.update_yaxes(title_text="perplexity", type="log", secondary_y=True)
-        return fig
+        return themed(fig)
 
 
 def steering_sweep(
