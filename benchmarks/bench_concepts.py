@@ -4,9 +4,9 @@ turns neutral prompts' continuations to that concept, without wrecking fluency.
 The keyword lists and prompts below were written before any run and are not tuned afterwards.
 For each concept:
 
-1. Candidates: features whose decoder direction, read through the final norm and the
-   unembedding, raises the concept's keyword tokens most (z-scored against the whole
-   vocabulary), at the middle sites; no corpus or labels needed.
+1. Candidates: `sw.features_for_words` at the middle sites (the features whose decoder
+   direction, read through the final norm and the unembedding, raises the keywords most);
+   no corpus or labels needed.
 2. Calibration (on CALIBRATION_PROMPTS only): each candidate at a few strengths; keep the one
    with the most keyword hits whose mean perplexity ratio stays ≤ 2.
 3. Evaluation on the ten NEUTRAL_PROMPTS (never used to choose): greedy, 40 new tokens, `add`
@@ -29,7 +29,6 @@ from pathlib import Path
 import torch
 
 import saewidgets as sw
-from saewidgets.analysis.logit_lens import final_norm_scale, unembedding
 
 SITES = ("blocks.9.hook_resid_post", "blocks.15.hook_resid_post", "blocks.21.hook_resid_post")
 STRENGTHS = (0.25, 0.4, 0.6)  # × ‖x‖ at each position (no statistics needed)
@@ -81,30 +80,13 @@ def keyword_hit(text: str, keywords: set[str]) -> bool:
     return any(w in keywords for w in re.findall(r"[a-z]+", text.lower()))
 
 
-def keyword_tokens(model, keywords: set[str]) -> list[int]:
-    ids = set()
-    for word in keywords:
-        for variant in (word, " " + word, " " + word.capitalize()):
-            pieces = model.tokenizer(variant, add_special_tokens=False)["input_ids"]
-            if len(pieces) == 1:
-                ids.add(pieces[0])
-    return sorted(ids)
-
-
 def candidates(model, saes: dict, keywords: set[str], n: int) -> list[tuple[str, int, float]]:
-    """The ``n`` features (over SITES) whose decoder direction most raises the keywords."""
-    tokens = torch.tensor(keyword_tokens(model, keywords))
-    unembed = unembedding(model)
-    scale = final_norm_scale(model)
+    """The ``n`` features (over SITES) whose decoder direction most raises the keywords
+    (`sw.features_for_words` at each site, merged by score)."""
     found = []
     for site in SITES:
-        w = saes[site].W_dec.detach().float().cpu()
-        w = w * scale if scale is not None else w
-        logits = w @ unembed.T  # [d_sae, vocab]
-        z = (logits - logits.mean(1, keepdim=True)) / logits.std(1, keepdim=True)
-        score = z[:, tokens].mean(1)
-        top = torch.topk(score, n)
-        found += [(site, int(f), float(s)) for s, f in zip(top.values, top.indices, strict=True)]
+        table = sw.features_for_words(model, saes[site], sorted(keywords), k=n)
+        found += [(site, int(r.feature), float(r.score)) for r in table.itertuples()]
     return sorted(found, key=lambda c: -c[2])[:n]
 
 

@@ -176,6 +176,27 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def ship_stats(args: argparse.Namespace) -> int:
+    import saewidgets as sw
+    from saewidgets.analysis.ship import ship_stats as write
+
+    if args.n_tokens <= 0:
+        raise SystemExit("--n-tokens must be positive")
+    model = sw.load_model()
+    rows = write(model, out=args.out, sites=args.site, n_tokens=args.n_tokens)
+    print("| site | tokens | activations kept | stats.npz | labels.json.gz |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['site']} | {r['n_tokens']:,} | {r['kept_entries']:,} of {r['full_entries']:,} "
+            f"| {r['stats_bytes'] / 1e6:.2f} MB | {r['labels_bytes'] / 1e6:.2f} MB |"
+        )
+    vocab = rows[-1]["vocab_bytes"] if rows else 0
+    total = vocab + sum(r["stats_bytes"] + r["labels_bytes"] for r in rows)
+    print(f"vocab.json.gz (all sites): {vocab / 1e6:.2f} MB; total: {total / 1e6:.2f} MB")
+    return 0
+
+
 def _markdown(frame) -> str:
     def cell(value) -> str:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -276,6 +297,21 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--saes", default="embedded", help="'embedded' or a folder of SAE folders")
     ev.add_argument("--n-tokens", type=int, default=20_000, help="held-out tokens per site")
     ev.set_defaults(func=evaluate)
+    ss = sub.add_parser(
+        "ship-stats",
+        help="(maintainers) recompute the statistics and labels shipped with the embedded SAEs",
+        description="For every shipped SAE: statistics over held-out text of the broad corpus "
+        "(nothing the SAEs trained on), their automatic labels (labels.json) and the compact "
+        "statistics (stats.npz) that sw.feature_stats returns for the shipped SAEs without "
+        "running the model. Rerun after retraining the SAEs.",
+        formatter_class=fmt,
+    )
+    ss.add_argument("--n-tokens", type=int, default=100_000, help="tokens of text per site")
+    ss.add_argument(
+        "--out", default=None, help="folder for the site folders (default: the package's SAEs)"
+    )
+    ss.add_argument("--site", action="append", help="only this shipped site (repeat)")
+    ss.set_defaults(func=ship_stats)
     return parser
 
 

@@ -40,8 +40,10 @@ def test_every_form_of_saes_gives_the_same_mapping(model, saes):
 
 def test_bad_saes_are_refused_with_the_same_message_everywhere(model, saes):
     one = saes[SITE]
-    with pytest.raises(sw.SAEConfigError, match="trained on 'blocks.1.hook_resid_post' but is "
-                       "given for 'blocks.0.hook_resid_post'"):
+    with pytest.raises(
+        sw.SAEConfigError,
+        match="trained on 'blocks.1.hook_resid_post' but is given for 'blocks.0.hook_resid_post'",
+    ):
         saes_by_site({OTHER: one}, model)
     with pytest.raises(sw.SAEConfigError, match="d_in=16, but that site"):
         saes_by_site({SITE: sw.SAE(16, 32, "relu")}, model)
@@ -99,8 +101,8 @@ def test_heatmap_takes_labels_objects_and_explains_auto(model, saes, stats):
     w = sw.TokenHeatmap(tr, labels=labels)
     f = next(int(k) for k in w.labels[SITE])
     assert w.labels[SITE][str(f)] == labels[f]
-    with pytest.raises(ValueError, match="needs statistics"):
-        sw.TokenHeatmap(tr, labels="auto")
+    # "auto" (the default) shows the labels shipped with the package's SAEs; this one is not
+    assert sw.TokenHeatmap(tr, labels="auto").labels == {} == sw.TokenHeatmap(tr).labels
     with pytest.raises(ValueError, match="needs statistics"):
         sw.TokenHeatmap(tr, labels={SITE: "auto"})
     with pytest.raises(ValueError, match="not in this trace"):

@@ -6,7 +6,9 @@
 - statistics: None, one `FeatureStats`, a list or a ``{site: stats}`` mapping → ``{site:
   stats}``; each must have been built for the SAE at its site (`StatsMismatch` otherwise).
 - labels: None, `Labels`, ``{feature: text}``, ``{site: labels}`` or "auto" → per site, a
-  function ``feature → (label, score or None)``.
+  function ``feature → (label, score or None)``. "auto" means the labels of the statistics
+  given (the shipped labels for the shipped compact statistics), else those shipped with the
+  SAE (found by its fingerprint), else none.
 
 Analysis functions and widgets call these instead of checking on their own, so one input is
 accepted (or refused, with the same message) everywhere. The SAE half lives in
@@ -15,11 +17,18 @@ accepted (or refused, with the same message) everywhere. The SAE half lives in
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
-from saewidgets.analysis.labels import Labels, auto_labels
+from saewidgets.analysis.labels import Labels, auto_labels, shipped_labels
 from saewidgets.analysis.sae_inputs import SAEInput, saes_by_site
-from saewidgets.analysis.stats import FeatureStats, StatsMismatch
+from saewidgets.analysis.shipped import LABELS_FILE, site_folder
+from saewidgets.analysis.stats import (
+    CompactStatsError,
+    FeatureStats,
+    StatsMismatch,
+    sae_fingerprint,
+)
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
 from saewidgets.sae.module import SAE
@@ -85,11 +94,15 @@ def site_labels(
     stats: FeatureStats | None = None,
     model: Model | None = None,
     n_sites: int = 1,
+    sae: SAE | None = None,
+    sae_hash: str | None = None,
 ) -> Labels | Mapping | None:
     """One site's labels (`Labels`, ``{feature: text}`` or None) from any accepted form.
 
-    ``"auto"`` labels from ``stats`` (and ``model``'s tokenizer) when both are there, and means
-    "no labels" when they are not.
+    ``"auto"`` labels from ``stats`` (and ``model``'s tokenizer) when both are there (compact
+    statistics need no model: their labels were shipped with them); otherwise it means the
+    labels shipped for the SAE (``sae``, or its fingerprint ``sae_hash``; the statistics' SAE),
+    and "no labels" when there are none.
     """
     if isinstance(labels, str):
         if labels != "auto":
@@ -97,12 +110,12 @@ def site_labels(
                 f'labels must be "auto", None, sw.Labels, {{feature: text}} or {{site: labels}}; '
                 f"got {labels!r}"
             )
-        if stats is None or model is None:
-            return None
-        return auto_labels(stats, model.tokenizer)
+        return _auto_labels(site, stats, model, sae, sae_hash)
     if isinstance(labels, Mapping) and site_keyed(labels):
         # one site's value may itself be "auto", a Labels, a mapping or None
-        return site_labels(labels.get(site), site, stats=stats, model=model)
+        return site_labels(
+            labels.get(site), site, stats=stats, model=model, sae=sae, sae_hash=sae_hash
+        )
     if labels is not None and n_sites > 1:
         raise LabelsError("with SAEs at several sites pass labels as {site: labels}")
     if labels is not None and not isinstance(labels, (Labels, Mapping)):
@@ -111,6 +124,27 @@ def site_labels(
             f"got {type(labels).__name__}"
         )
     return labels
+
+
+def _auto_labels(site, stats, model, sae, sae_hash) -> Labels | None:
+    if stats is not None and stats.is_compact:
+        try:
+            return auto_labels(stats, model.tokenizer if model is not None else None)
+        except CompactStatsError as error:  # a view still opens, without labels
+            warnings.warn(f"no labels are shown: {error}", stacklevel=4)
+            return None
+    if stats is not None and model is not None:
+        return auto_labels(stats, model.tokenizer)
+    if stats is not None:
+        sae_hash = sae_hash or stats.sae_hash
+    if not sae_hash and sae is not None and shipped_labels_exist(site):
+        sae_hash = sae_fingerprint(sae)  # hashing reads every weight: only where labels are
+    return shipped_labels(sae_hash, site=site) if sae_hash else None
+
+
+def shipped_labels_exist(site: str) -> bool:
+    """Whether the package ships labels for ``site`` (for any SAE: a cheap first check)."""
+    return (site_folder(site) / LABELS_FILE).is_file()
 
 
 def labels_for_site(labels, site: str, d_sae: int, **kwargs) -> LabelLookup:
@@ -170,6 +204,7 @@ __all__ = [
     "label_table",
     "labels_for_site",
     "saes_by_site",
+    "shipped_labels_exist",
     "site_keyed",
     "site_labels",
     "stats_by_site",

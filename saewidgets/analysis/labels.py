@@ -10,24 +10,37 @@ late layers, which fire on varied tokens but before the same prediction.
 
 Users can attach their own labels (persisted per SAE in the user cache) or plug in an explainer
 callable, e.g. one that asks an LLM, which receives the feature's top examples as text.
+
+The shipped SAEs come with their automatic labels (``labels.json.gz`` beside ``stats.npz``, made
+from the full statistics before they were compacted); `shipped_labels` reads them, and
+`auto_labels` of compact statistics returns them.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from saewidgets.analysis.stats import FeatureStats
+from saewidgets.analysis.shipped import (
+    FILE_FORMAT,
+    LABELS_FILE,
+    ShippedFileError,
+    read_labels,
+    site_folder,
+)
+from saewidgets.analysis.stats import CompactStatsError, FeatureStats
 from saewidgets.core.cache import atomic_write, cache_dir
 
 LABEL_TOKENS = 5  # at most this many tokens (bigrams, next tokens) in one label
 PRECISION_PRIOR = 20.0  # see `_label_sets`; chosen on the shipped SAEs (benchmarks/bench_labels.py)
 KINDS = ("token", "bigram", "next")  # what a label's keys are: see `_keys`
+PROMOTES = "promotes"  # the kind of a label made from VocabProj tokens (nothing recurs)
 
 
 @dataclass
@@ -38,6 +51,7 @@ class Labels:
     score: np.ndarray  # F1 of the label's tokens predicting activation on held-out windows
     user: dict[int, str]
     path: Path | None = None
+    kind: list[str] = field(default_factory=list)  # per feature: one of KINDS or PROMOTES
     # A widget's thread and the notebook may both set labels; one writer at a time.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -184,10 +198,14 @@ def auto_labels(
     predicts its firing best; from its VocabProj tokens when nothing recurs where it fires or
     it never fires. Labels and their kind are chosen on the even windows and ``score`` is
     measured on the odd ones. User labels are read from ``user_file`` (default: one file per
-    SAE in the user cache)."""
+    SAE in the user cache). Compact statistics (the shipped ones) give the labels shipped with
+    them, made from the full statistics."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be some of {KINDS}, got {tuple(kinds)!r}")
+    path = Path(user_file) if user_file else cache_dir("labels") / f"{stats.sae_hash}.json"
+    if stats.is_compact:
+        return _labels_of_compact(stats, kinds, path)
     n_windows = stats.token_ids.shape[0]
     fit = np.arange(n_windows) % 2 == 0
     results = []
@@ -195,7 +213,7 @@ def auto_labels(
         keys, windows, vocab = _keys(stats, kind)
         sets, fit_f1 = _label_sets(stats, keys, windows, fit)
         results.append((sets, fit_f1, _f1(stats, keys, windows, ~fit, sets), vocab, kind))
-    labels, scores = [], np.zeros(stats.d_sae)
+    labels, scores, kind_of = [], np.zeros(stats.d_sae), []
     # The kind is chosen on the fitting windows too (ties go to the first; a kind with no label
     # scores -1), so the score stays a held-out measure.
     best = np.argmax(np.stack([r[1] for r in results]), axis=0)
@@ -204,13 +222,90 @@ def auto_labels(
         if sets[f]:
             labels.append(_render(tokenizer, sets[f], vocab, kind))
             scores[f] = heldout_f1[f]
+            kind_of.append(kind)
         else:  # nothing recurs where it fires (or it never fires): say what it writes out
             top = stats.vocab_top_ids[f][:3]
             promoted = " / ".join(repr(tokenizer.decode([int(t)])) for t in top)
             never = "never fires; " if stats.density[f] == 0 else ""
             labels.append(f"{never}promotes {promoted}")
-    path = Path(user_file) if user_file else cache_dir("labels") / f"{stats.sae_hash}.json"
-    return Labels(labels, scores, _read_user_labels(path), path)
+            kind_of.append(PROMOTES)
+    return Labels(labels, scores, _read_user_labels(path), path, kind_of)
+
+
+def _labels_of_compact(stats: FeatureStats, kinds, path: Path) -> Labels:
+    # Compact statistics lack most activations, so their labels are the ones computed from the
+    # full statistics before compaction and shipped beside them.
+    found = None
+    if stats.source and tuple(kinds) == KINDS:
+        found = _labels_file(Path(stats.source).with_name(LABELS_FILE), stats.sae_hash, path)
+    if found is None:
+        why = (
+            "no readable labels were shipped with them"
+            if tuple(kinds) == KINDS
+            else f"their shipped labels use kinds={KINDS}"
+        )
+        raise CompactStatsError(
+            f"these statistics are compact and {why}; automatic labels need every activation: "
+            "build full statistics with sw.feature_stats(model, sae, n_tokens=100_000)"
+        )
+    return found
+
+
+def labels_document(labels: Labels, sae_hash: str, site: str) -> dict:
+    """The JSON document of a shipped ``labels.json.gz`` (automatic labels only)."""
+    return {
+        "format": FILE_FORMAT,
+        "site": site,
+        "sae_hash": sae_hash,
+        "labels": list(labels.auto),
+        "scores": [round(float(x), 4) for x in labels.score],
+        "kinds": list(labels.kind),
+    }
+
+
+# (path, mtime, size) → the parsed document: views ask for labels on every construction.
+_SHIPPED: dict[tuple[str, int, int], dict] = {}
+
+
+def shipped_labels(
+    sae_hash: str,
+    *,
+    site: str,
+    root: str | Path | None = None,
+    user_file: str | Path | None = None,
+) -> Labels | None:
+    """The automatic labels shipped for the SAE with fingerprint ``sae_hash`` at ``site``
+    (``labels.json.gz`` in the site's folder under ``root``, default the shipped SAEs' folder),
+    with the user's own labels (``user_file``, default the per-SAE file in the user cache)
+    over them; None when none were shipped for it. A damaged file warns and gives None."""
+    return _labels_file(site_folder(site, root) / LABELS_FILE, sae_hash, user_file)
+
+
+def _labels_file(path: Path, sae_hash: str, user_file: str | Path | None) -> Labels | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # nothing shipped for this site
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    try:
+        if key not in _SHIPPED:
+            _SHIPPED[key] = read_labels(path)
+    except ShippedFileError as error:
+        warnings.warn(
+            f"the shipped labels cannot be read, so none are shown: {error}", stacklevel=2
+        )
+        return None
+    document = _SHIPPED[key]
+    if document.get("sae_hash") != sae_hash:
+        return None
+    user = Path(user_file) if user_file else cache_dir("labels") / f"{sae_hash}.json"
+    return Labels(
+        list(document["labels"]),
+        np.asarray(document["scores"], dtype=np.float64),
+        _read_user_labels(user),
+        user,
+        list(document["kinds"]),
+    )
 
 
 def explain_with(

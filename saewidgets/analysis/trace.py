@@ -15,7 +15,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from saewidgets.analysis.inputs import SAEInput, saes_by_site
+from saewidgets.analysis.inputs import SAEInput, saes_by_site, shipped_labels_exist
+from saewidgets.analysis.stats import sae_fingerprint
 from saewidgets.core.aliases import renamed
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
@@ -37,6 +38,9 @@ class SiteFeatures:
     values: np.ndarray  # float32 [nnz]
     error_norm: np.ndarray  # float32 [n_tokens]: ‖x − x̂‖
     input_norm: np.ndarray  # float32 [n_tokens]: ‖x‖
+    # The SAE's fingerprint where the package ships labels for this site (so a heatmap can
+    # show them if it is the shipped SAE); "" elsewhere, where hashing the weights buys nothing.
+    sae_hash: str = ""
 
     def row(self, token: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.indptr[token], self.indptr[token + 1]
@@ -375,6 +379,7 @@ def trace(
             values=np.concatenate([p[2] for p in pieces]),
             error_norm=np.concatenate([p[3] for p in pieces]),
             input_norm=np.concatenate([p[4] for p in pieces]),
+            sae_hash=sae_fingerprint(sae) if shipped_labels_exist(site) else "",
         )
     decoder = TokenDecoder(model.tokenizer)
     return FeatureTrace(

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from saewidgets.analysis.stats import FeatureStats
+from saewidgets.analysis.stats import (
+    CARD_BINS,
+    CARD_LEFT,
+    CARD_PER_BIN,
+    CARD_RIGHT,
+    CARD_TOP,
+    FeatureStats,
+)
 
-N_TOP_EXAMPLES = 12
-N_QUANTILE_BINS = 10
-PER_BIN = 4
+# Defined beside the statistics: compact (shipped) statistics keep exactly these examples.
+N_TOP_EXAMPLES = CARD_TOP
+N_QUANTILE_BINS = CARD_BINS
+PER_BIN = CARD_PER_BIN
 N_RELATED_SHOWN = 8
-LEFT, RIGHT = 20, 6
+LEFT, RIGHT = CARD_LEFT, CARD_RIGHT
 
 
 def _round(values) -> list[float]:

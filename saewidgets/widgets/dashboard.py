@@ -17,7 +17,8 @@ class FeatureDashboard(FeatureView):
     features (click one to show it). With ``model=`` and ``sae=`` the "test your text" box
     runs typed text through the model and shades it by this feature.
 
-    ``labels``: "auto" (automatic labels, needs the model), a `sw.Labels`, a mapping
+    ``labels``: "auto" (automatic labels: computed with the model's tokenizer, or for the
+    shipped SAEs the labels shipped with them, model or not), a `sw.Labels`, a mapping
     ``{feature: label}`` or None. Select another feature with ``selected_feature``.
     """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import numpy as np
 import traitlets
@@ -10,7 +11,7 @@ import traitlets
 from saewidgets.analysis.attribution.engine import SAE_HASHES
 from saewidgets.analysis.attribution.graph import AttributionGraph, GraphError
 from saewidgets.analysis.attribution.replacement import ReplacementContext
-from saewidgets.analysis.inputs import labels_for_site, stats_by_site
+from saewidgets.analysis.inputs import label_lookup, labels_for_site, site_labels, stats_by_site
 from saewidgets.analysis.stats import FeatureStats, StatsMismatch
 from saewidgets.widgets.base import STATIC, SAEWidget
 from saewidgets.widgets.cards import feature_card
@@ -126,6 +127,14 @@ class GraphView(SAEWidget):
             )
             for site, st in self._stats.items()
         }
+        # Sites without statistics still get the labels shipped for their SAE, if it is one of
+        # the package's (the graph records each SAE's fingerprint).
+        for site, sae_hash in (graph.metadata.get(SAE_HASHES) or {}).items():
+            wanted = labels.get(site) if isinstance(labels, Mapping) else labels
+            if site not in self._lookups and isinstance(wanted, str) and sae_hash:
+                found = site_labels(wanted, site, sae_hash=sae_hash)
+                if found is not None:
+                    self._lookups[site] = label_lookup(found, len(found.auto))
         super().__init__(
             _graph=self._payload(),
             node_threshold=node_threshold,

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 import traitlets
 
-from saewidgets.analysis.inputs import LabelsError, label_table, labels_for_site, site_keyed
+from saewidgets.analysis.inputs import (
+    LabelsError,
+    label_table,
+    labels_for_site,
+    site_keyed,
+    site_labels,
+)
 from saewidgets.analysis.labels import Labels
 from saewidgets.analysis.trace import FeatureTrace
 from saewidgets.widgets.base import STATIC, SAEWidget
@@ -38,7 +44,9 @@ class TokenHeatmap(SAEWidget):
 
     Hover a token to see its strongest features, click a feature (in the strip, the tooltip,
     or by typing an id or label) to shade every token by it. ``labels`` maps feature ids to
-    short names, per site (``{site: {id: label}}``) or for the shown site (``{id: label}``).
+    short names, per site (``{site: {id: label}}``) or for the shown site (``{id: label}``);
+    the default, "auto", shows the labels shipped with the package's SAEs wherever the trace
+    used one (and none elsewhere: a heatmap has no statistics to label from).
     """
 
     _bundle = "heatmap"
@@ -61,7 +69,7 @@ class TokenHeatmap(SAEWidget):
         *,
         site: str | None = None,
         feature: int | None = None,
-        labels: Labels | Mapping | None = None,
+        labels: Labels | Mapping | str | None = "auto",
         **kwargs,
     ) -> None:
         if not isinstance(trace, FeatureTrace):
@@ -144,13 +152,23 @@ def _labels_by_site(labels, trace: FeatureTrace, shown: str) -> dict[str, dict[s
     ``shown``. Each site's value goes through the same normalisation as every other view."""
     if labels is None:
         return {}
-    if isinstance(labels, str) or (
-        isinstance(labels, Mapping) and any(isinstance(v, str) for v in _site_values(labels))
-    ):
-        raise LabelsError(
-            'labels="auto" needs statistics, which a heatmap does not have; pass '
-            "sw.auto_labels(stats, model.tokenizer), a {feature: text} dict or {site: labels}"
-        )
+    if labels == "auto":  # the shipped labels, where the trace used a shipped SAE
+        found = {s: _shipped(trace, s) for s in trace.sites}
+        return {s: table for s, table in found.items() if table is not None}
+    if isinstance(labels, str):
+        site_labels(labels, shown)  # the usual message for a string that is not "auto"
+    if isinstance(labels, Mapping) and site_keyed(labels):
+        labels = dict(labels)
+        for site, value in labels.items():
+            if value == "auto" and site in trace.site_features:
+                table = _shipped(trace, site)
+                if table is None:
+                    raise LabelsError(
+                        f'labels="auto" for {site} needs statistics, which a heatmap does not '
+                        "have, or the SAE shipped for that site; pass sw.auto_labels(stats, "
+                        "model.tokenizer), a {feature: text} dict or {site: labels}"
+                    )
+                labels[site] = {int(k): v for k, v in table.items()}
     if not (isinstance(labels, Mapping) and site_keyed(labels)):
         labels = {shown: labels}
     out = {}
@@ -162,5 +180,10 @@ def _labels_by_site(labels, trace: FeatureTrace, shown: str) -> dict[str, dict[s
     return out
 
 
-def _site_values(labels: Mapping) -> list:
-    return list(labels.values()) if site_keyed(labels) else []
+def _shipped(trace: FeatureTrace, site: str) -> dict[str, str] | None:
+    """The browser's label table of the labels shipped for the SAE a trace used at ``site``."""
+    sf = trace.site_features[site]
+    labels = site_labels("auto", site, sae_hash=sf.sae_hash) if sf.sae_hash else None
+    return (
+        None if labels is None else label_table(labels_for_site(labels, site, sf.d_sae), sf.d_sae)
+    )

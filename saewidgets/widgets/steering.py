@@ -47,7 +47,8 @@ class SteeringPanel(SAEWidget):
     (a list, ``{site: sae}`` or "embedded"); ``features`` are ids of the first SAE,
     ``(site, id)`` pairs or `sw.Intervention` objects. With ``stats`` (`FeatureStats`, one per
     site) strengths are multiples of each feature's max activation and rows get labels;
-    without, multiples of ‖x‖.
+    without, multiples of ‖x‖. With the default ``labels="auto"`` the package's own SAEs get
+    their shipped labels even without statistics.
 
     The panel shows the baseline (no edits) and the steered continuation side by side,
     streamed token by token. Moving a slider cancels the run in flight; releasing it starts a
@@ -106,6 +107,7 @@ class SteeringPanel(SAEWidget):
                 stats=self._stats.get(site),
                 model=model,
                 n_sites=len(self._saes),
+                sae=s,
             )
             for site, s in self._saes.items()
         }
