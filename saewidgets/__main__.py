@@ -156,10 +156,18 @@ def corpus_build(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     import saewidgets as sw
+    from saewidgets.corpus.broad import broad
 
     model = sw.load_model()
     saes = sw.load_saes(args.saes)
-    corpus = sw.corpus.default().split("heldout")
+    if args.text == "prose":
+        corpus = broad("heldout")  # sources never trained on
+    else:
+        corpus = sw.corpus.default().split("heldout")
+    if args.per_document:
+        report = sw.evaluate_documents(model, saes, corpus, n_documents=args.documents)
+        print(_markdown(report.summary()))
+        return 0
     table, _ = sw.evaluate_many(model, saes, corpus, n_tokens=args.n_tokens)
     columns = [
         "site",
@@ -182,7 +190,7 @@ def ship_stats(args: argparse.Namespace) -> int:
 
     if args.n_tokens <= 0:
         raise SystemExit("--n-tokens must be positive")
-    model = sw.load_model()
+    model = sw.load_model(dtype=args.dtype)
     rows = write(model, out=args.out, sites=args.site, n_tokens=args.n_tokens)
     print("| site | tokens | activations kept | stats.npz | labels.json.gz |")
     print("|---|---|---|---|---|")
@@ -296,6 +304,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--saes", default="embedded", help="'embedded' or a folder of SAE folders")
     ev.add_argument("--n-tokens", type=int, default=20_000, help="held-out tokens per site")
+    ev.add_argument(
+        "--text",
+        choices=["mixed", "prose"],
+        default="mixed",
+        help="mixed: the default corpus's held-out split (prose, docs, code); prose: the "
+        "held-out prose sources (never trained on)",
+    )
+    ev.add_argument(
+        "--per-document",
+        action="store_true",
+        help="score each document on its own (variance about its own mean) and average",
+    )
+    ev.add_argument("--documents", type=int, default=64, help="documents with --per-document")
     ev.set_defaults(func=evaluate)
     ss = sub.add_parser(
         "ship-stats",
@@ -311,6 +332,13 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default=None, help="folder for the site folders (default: the package's SAEs)"
     )
     ss.add_argument("--site", action="append", help="only this shipped site (repeat)")
+    ss.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default="float32",
+        help="model precision for the pass (bfloat16: ~3x faster on CPUs with AMX; values "
+        "differ from float32 by about 1%%)",
+    )
     ss.set_defaults(func=ship_stats)
     return parser
 

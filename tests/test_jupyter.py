@@ -700,3 +700,27 @@ def test_saved_notebook_reopens_with_its_widgets(tmp_path, chromium):
         fresh.wait_for_selector(".saew-heatmap[data-ready='true']", timeout=120_000)
         assert fresh.locator(".saew-docs .saew-tok").count() > 0
         assert fresh.locator("text=model not found").count() == 0
+
+
+def test_feature_search_matches_whole_words_and_shows_the_match(notebook_page):
+    """Item 6: the browser's search matches words (a prefix of a word counts, a piece inside a
+    word does not), ranks, and marks what matched in the row, inside the notebook."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    browser = ".saew-browser"
+    if page.locator(f"{browser}[data-view='feature']").count():
+        page.locator(f"{browser} .saew-back").click()
+    search = page.locator(f"{browser} .saew-filter")
+    rows = page.locator(f"{browser} .saew-list .saew-row")
+    search.fill("stones")
+    expect(rows.first).to_have_attribute("data-match", re.compile(r"^(label|top_tokens|promoted)$"))
+    marked = rows.first.locator("mark.saew-match")
+    expect(marked.first).to_be_visible()
+    assert "stone" in marked.first.text_content().lower()
+    assert all(r.get_attribute("data-match") for r in rows.all())  # every row says why
+    search.fill("tones")  # inside "stones", but not a word of any field
+    expect(rows).to_have_count(0)
+    search.fill("")
+    expect(rows.first).to_be_visible()
+    assert rows.first.get_attribute("data-match") is None

@@ -282,3 +282,9 @@ def dashboard_mix() -> Corpus:
         )
     base = _identity(files)
     return _interleaved(parts, "broad:dashboard-mix", lambda: json.dumps([base(), "dash", 1]))
+
+
+def heldout_prose() -> Corpus:
+    """The held-out prose shipped with the package (`broad("heldout")`): sources no shipped
+    SAE trained on, interleaved."""
+    return broad("heldout")
