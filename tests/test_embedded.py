@@ -76,7 +76,8 @@ def test_shipped_saes_load_and_reconstruct(embedded_model):
     assert len(layers) >= 5 and layers[0] <= 3 and layers[-1] >= 27
     assert all(sae.d_sae >= 8 * embedded_model.d_model for sae in saes.values())
     size = sum(f.stat().st_size for f in shipped_dir().rglob("*") if f.is_file())
-    assert size <= 40e6
+    # int8 weights (26.8 MB) + compact statistics and labels (14.2 MB) for the five sites
+    assert size <= 45e6
     heldout = sw.corpus.default().split("heldout")
     table, _ = sw.evaluate_many(embedded_model, saes, heldout, n_tokens=1024, progress=False)
     shown = table[["site", "explained_variance", "l0", "ce_loss_recovered"]].to_string()

@@ -19,7 +19,8 @@ def test_explained_variance_is_against_each_documents_own_mean(embedded_model):
     model = embedded_model
     sae = sw.load_sae("embedded", site=SITES[1])
     texts = [
-        "The rain kept falling over the harbour while the fishermen mended their nets.",
+        "The rain kept falling over the harbour while the fishermen mended their nets and "
+        "talked about the price of bread, the storm of last winter and the new lighthouse.",
         "def add(a, b):\n    return a + b\n\nprint(add(2, 3))\n# prints five, as expected",
     ]
     report = sw.evaluate_documents(
