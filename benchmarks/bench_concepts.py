@@ -4,9 +4,8 @@ turns neutral prompts' continuations to that concept, without wrecking fluency.
 The keyword lists and prompts below were written before any run and are not tuned afterwards.
 For each concept:
 
-1. Candidates: `sw.features_for_words` at the middle sites (the features whose decoder
-   direction, read through the final norm and the unembedding, raises the keywords most);
-   no corpus or labels needed.
+1. Candidates: `sw.features_for_words` at layers 9, 15 and 21 (what fires on the keywords
+   against control words, and what the decoder direction writes), best of each site first.
 2. Calibration (on CALIBRATION_PROMPTS only): each candidate at a few strengths; keep the one
    with the most keyword hits whose mean perplexity ratio stays ≤ 2.
 3. Evaluation on the ten NEUTRAL_PROMPTS (never used to choose): greedy, 40 new tokens, `add`
@@ -81,13 +80,14 @@ def keyword_hit(text: str, keywords: set[str]) -> bool:
 
 
 def candidates(model, saes: dict, keywords: set[str], n: int) -> list[tuple[str, int, float]]:
-    """The ``n`` features (over SITES) whose decoder direction most raises the keywords
-    (`sw.features_for_words` at each site, merged by score)."""
-    found = []
-    for site in SITES:
-        table = sw.features_for_words(model, saes[site], sorted(keywords), k=n)
-        found += [(site, int(r.feature), float(r.score)) for r in table.itertuples()]
-    return sorted(found, key=lambda c: -c[2])[:n]
+    """``n`` features: `sw.features_for_words` at each of SITES, taken rank by rank (the best
+    of every site first); the score is minus the rank. (Taking `sw.search_features` hits in
+    the shipped labels first instead did worse: food 6/10, the others 2/10.)"""
+    tables = {s: sw.features_for_words(model, saes[s], sorted(keywords), k=n) for s in SITES}
+    found = [
+        (site, int(tables[site].feature[rank]), -float(rank)) for rank in range(n) for site in SITES
+    ]
+    return found[:n]
 
 
 def run_prompts(model, sae, feature, strength, prompts, n_tokens) -> list[sw.SteeringResult]:
@@ -122,7 +122,7 @@ def evaluate_concept(model, saes, name, words, n_candidates, baseline) -> dict:
         "site": site,
         "feature": feature,
         "strength": strength,
-        "decoder_score": round(score, 2),
+        "rank": int(-score),
         "hits": sum(keyword_hit(r.text, keywords) for r in runs),
         "baseline_hits": sum(keyword_hit(b.text, keywords) for b in baseline),
         "perplexity_ratio_mean": round(statistics.mean(ratios), 2),
