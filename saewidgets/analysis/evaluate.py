@@ -114,6 +114,27 @@ class LossStats:
         }
 
 
+def spliced_and_zeroed(
+    model: Model, ids: torch.Tensor, mask: torch.Tensor, site: str, x_hat: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits with ``site`` replaced by ``x_hat``, and with it zeroed; the first position (an
+    attention sink) keeps its own activation in both."""
+
+    def splice(value):
+        out = x_hat.to(value.dtype).clone()
+        out[:, 0] = value[:, 0]
+        return out
+
+    def ablate(value):
+        out = torch.zeros_like(value)
+        out[:, 0] = value[:, 0]
+        return out
+
+    spliced, _ = model.run(ids, mask, patches={site: splice})
+    zeroed, _ = model.run(ids, mask, patches={site: ablate})
+    return spliced, zeroed
+
+
 def ce_loss_recovered(clean: float, spliced: float, zero: float) -> float:
     """1 when splicing the SAE costs nothing, 0 when it is as bad as zeroing the site."""
     if math.isclose(zero, clean):
@@ -196,18 +217,7 @@ def evaluate(
         keep = model.content_mask(ids).to(x.device)
         recon.add(target[keep], x_hat[keep].to(target.dtype), features[keep])
 
-        def splice(value, replacement=x_hat):
-            out = replacement.to(value.dtype).clone()
-            out[:, 0] = value[:, 0]
-            return out
-
-        def ablate(value):
-            out = torch.zeros_like(value)
-            out[:, 0] = value[:, 0]
-            return out
-
-        spliced, _ = model.run(ids, mask, patches={out_site: splice})
-        zeroed, _ = model.run(ids, mask, patches={out_site: ablate})
+        spliced, zeroed = spliced_and_zeroed(model, ids, mask, out_site, x_hat)
         # Predictions made at positions ≥ 1 (where the splice acts) for the next token.
         losses.add(ids[:, 2:], clean[:, 1:-1], spliced[:, 1:-1], zeroed[:, 1:-1])
     metrics = {**recon.metrics(), **losses.metrics()}

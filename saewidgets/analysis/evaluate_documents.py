@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from saewidgets.analysis.evaluate import ce_loss_recovered
+from saewidgets.analysis.evaluate import ce_loss_recovered, spliced_and_zeroed
 from saewidgets.analysis.inputs import SAEInput
 from saewidgets.analysis.sae_inputs import saes_by_site
 from saewidgets.corpus import Corpus
@@ -121,19 +121,7 @@ def _site_scores(model, sae, site, acts, keep, ids, mask) -> dict:
     x = acts[out_site][0][keep].double()
     err = (x - x_hat[0][keep].double()).pow(2).sum()
     var = (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
-
-    def splice(value):
-        out = x_hat.to(value.dtype).clone()
-        out[:, 0] = value[:, 0]
-        return out
-
-    def ablate(value):
-        out = torch.zeros_like(value)
-        out[:, 0] = value[:, 0]
-        return out
-
-    spliced, _ = model.run(ids, mask, patches={out_site: splice})
-    zeroed, _ = model.run(ids, mask, patches={out_site: ablate})
+    spliced, zeroed = spliced_and_zeroed(model, ids, mask, out_site, x_hat)
     return {
         "explained_variance": float(1 - err / var),
         "l0": float((features[0][keep] > 0).sum(-1).double().mean()),
