@@ -4,14 +4,15 @@ turns neutral prompts' continuations to that concept, without wrecking fluency.
 The keyword lists and prompts below were written before any run and are not tuned afterwards.
 For each concept:
 
-1. Candidates: `sw.features_for_words` at layers 9, 15 and 21 (what fires on the keywords
-   against control words, and what the decoder direction writes), best of each site first.
-2. Calibration (on CALIBRATION_PROMPTS only): each candidate at a few strengths; keep the one
-   with the most keyword hits whose mean perplexity ratio stays ≤ 2.
-3. Evaluation on the ten NEUTRAL_PROMPTS (never used to choose): greedy, 40 new tokens, `add`
-   at every position. A prompt counts when its continuation contains a keyword (whole words,
-   case-insensitive); the unsteered baseline's count is reported beside it. Perplexity is of
-   the steered continuation under the unsteered model, against the baseline continuation's.
+1. Choice (`sw.find_steering_features`, on its own six neutral screening prompts, never the
+   evaluation prompts): candidates from `sw.features_for_words` at layers 9, 15 and 21 (what
+   fires on the keywords, what the decoder direction writes), each added at a few strengths
+   while the model continues the screening prompts, 24 new tokens; the feature and strength
+   with the most on-topic continuations whose mean perplexity ratio stays ≤ 2 is kept.
+2. Evaluation on the ten NEUTRAL_PROMPTS: greedy, 40 new tokens, `add` at every position. A
+   prompt counts when its continuation contains a keyword (whole words, case-insensitive);
+   the unsteered baseline's count is reported beside it. Perplexity is of the steered
+   continuation under the unsteered model, against the baseline continuation's.
 
     .venv/bin/python benchmarks/bench_concepts.py            # all concepts, table on stdout
     .venv/bin/python benchmarks/bench_concepts.py --concepts food --candidates 4
@@ -21,16 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 from pathlib import Path
 
 import torch
 
 import saewidgets as sw
+from saewidgets.analysis.steering.screen import words_in
 
 SITES = ("blocks.9.hook_resid_post", "blocks.15.hook_resid_post", "blocks.21.hook_resid_post")
-STRENGTHS = (0.25, 0.4, 0.6)  # × ‖x‖ at each position (no statistics needed)
+STRENGTHS = (0.3, 0.45, 0.6)  # × ‖x‖ at each position (no statistics needed)
 NEW_TOKENS = 40
 CALIBRATION_TOKENS = 24
 
@@ -60,6 +61,19 @@ CONCEPTS = {
     ),
 }
 
+# Added in a second round (written before their first run, like the four above), after the
+# first round met the bar for food and places only.
+CONCEPTS["animals"] = (
+    "animal animals dog dogs cat cats horse horses bird birds cow cows sheep pig pigs lion "
+    "lions tiger tigers bear bears wolf wolves fox foxes rabbit rabbits mouse mice elephant "
+    "elephants monkey monkeys deer duck ducks pet pets zoo wildlife puppy puppies kitten kittens"
+)
+CONCEPTS["music"] = (
+    "music musical musician musicians song songs sing singing sang singer singers band bands "
+    "guitar piano violin drum drums melody melodies concert concerts album albums rhythm tune "
+    "tunes lyrics orchestra jazz choir"
+)
+
 NEUTRAL_PROMPTS = (
     "I woke up early this morning and",
     "The meeting was about to start when",
@@ -72,22 +86,10 @@ NEUTRAL_PROMPTS = (
     "The report published yesterday explains that",
     "He looked at the clock and realised",
 )
-CALIBRATION_PROMPTS = ("Let me tell you about my day.", "The plan for tomorrow is simple:")
 
 
 def keyword_hit(text: str, keywords: set[str]) -> bool:
-    return any(w in keywords for w in re.findall(r"[a-z]+", text.lower()))
-
-
-def candidates(model, saes: dict, keywords: set[str], n: int) -> list[tuple[str, int, float]]:
-    """``n`` features: `sw.features_for_words` at each of SITES, taken rank by rank (the best
-    of every site first); the score is minus the rank. (Taking `sw.search_features` hits in
-    the shipped labels first instead did worse: food 6/10, the others 2/10.)"""
-    tables = {s: sw.features_for_words(model, saes[s], sorted(keywords), k=n) for s in SITES}
-    found = [
-        (site, int(tables[site].feature[rank]), -float(rank)) for rank in range(n) for site in SITES
-    ]
-    return found[:n]
+    return words_in(text, keywords)
 
 
 def run_prompts(model, sae, feature, strength, prompts, n_tokens) -> list[sw.SteeringResult]:
@@ -97,23 +99,18 @@ def run_prompts(model, sae, feature, strength, prompts, n_tokens) -> list[sw.Ste
 
 def evaluate_concept(model, saes, name, words, n_candidates, baseline) -> dict:
     keywords = set(words.split())
-    base_cal = run_prompts(model, None, 0, 0, CALIBRATION_PROMPTS, CALIBRATION_TOKENS)
-    best = None
-    for site, feature, score in candidates(model, saes, keywords, n_candidates):
-        for strength in STRENGTHS:
-            runs = run_prompts(
-                model, saes[site], feature, strength, CALIBRATION_PROMPTS, CALIBRATION_TOKENS
-            )
-            hits = sum(keyword_hit(r.text, keywords) for r in runs)
-            ratio = statistics.mean(
-                r.perplexity / b.perplexity for r, b in zip(runs, base_cal, strict=True)
-            )
-            key = (hits, -strength if ratio <= 2 else -99, -ratio)
-            if ratio <= 2 and (best is None or key > best[0]):
-                best = (key, site, feature, strength, score)
-    if best is None:
+    table = sw.find_steering_features(
+        model,
+        saes,
+        words,
+        strengths=STRENGTHS,
+        candidates=n_candidates,
+        new_tokens=CALIBRATION_TOKENS,
+    )
+    best = table.iloc[0]
+    if not best.fluent:
         return {"concept": name, "found": False}
-    _, site, feature, strength, score = best
+    site, feature, strength = str(best.site), int(best.feature), float(best.strength)
     runs = run_prompts(model, saes[site], feature, strength, NEUTRAL_PROMPTS, NEW_TOKENS)
     ratios = [r.perplexity / b.perplexity for r, b in zip(runs, baseline, strict=True)]
     return {
@@ -122,19 +119,22 @@ def evaluate_concept(model, saes, name, words, n_candidates, baseline) -> dict:
         "site": site,
         "feature": feature,
         "strength": strength,
-        "rank": int(-score),
+        "calibration_on_topic": float(best.on_topic),
         "hits": sum(keyword_hit(r.text, keywords) for r in runs),
         "baseline_hits": sum(keyword_hit(b.text, keywords) for b in baseline),
         "perplexity_ratio_mean": round(statistics.mean(ratios), 2),
         "perplexity_ratio_max": round(max(ratios), 2),
         "examples": [r.text for r in runs[:3]],
+        "runner_up": table.iloc[1:4][["site", "feature", "strength", "on_topic"]].to_dict(
+            "records"
+        ),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concepts", nargs="*", default=list(CONCEPTS), choices=list(CONCEPTS))
-    parser.add_argument("--candidates", type=int, default=6, help="features tried per concept")
+    parser.add_argument("--candidates", type=int, default=32, help="candidates per side and site")
     parser.add_argument("--out", default="benchmarks/results/concepts.json")
     args = parser.parse_args()
     torch.set_num_threads(2)

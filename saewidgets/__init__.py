@@ -54,6 +54,7 @@ _EXPORTS = {
     "SweepResult": "saewidgets.analysis.steering",
     "steer": "saewidgets.analysis.steering",
     "steering_sweep": "saewidgets.analysis.steering",
+    "find_steering_features": "saewidgets.analysis.steering",
     "FeatureTrace": "saewidgets.analysis.trace",
     "SiteFeatures": "saewidgets.analysis.trace",
     "trace": "saewidgets.analysis.trace",
