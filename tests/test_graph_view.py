@@ -9,7 +9,9 @@ from playwright.sync_api import expect
 from tiny import tiny_model
 
 import saewidgets as sw
+from saewidgets.analysis.logit_lens import logit_directions
 from saewidgets.analysis.stats import feature_stats
+from saewidgets.model.tokens import TokenDecoder
 from saewidgets.model.tokens import visible as visible_text
 from saewidgets.widgets.serialization import unpack
 
@@ -57,8 +59,21 @@ def test_payload_cards_pins_and_intervention(setup):
     )
     view.clicked = node
     assert view._card["node_id"] == node and view._card["feature"] == int(node.split("_")[1])
-    view.clicked = _top_feature(graph, saes[2].site)  # a site without statistics: no card
-    assert view._card == {}
+    # a site without statistics: a light card from the graph's own SAE, built on the click
+    other = _top_feature(graph, saes[2].site)
+    view.clicked = other
+    card = view._card
+    feature = int(graph.nodes.loc[graph.index(other), "feature"])
+    assert card["light"] and card["node_id"] == other and card["feature"] == feature
+    logits = logit_directions(_model, saes[2].W_dec[feature][None])[0]
+    decode = TokenDecoder(_model.tokenizer).texts
+    assert [t for t, _ in card["logits"]["top"]] == decode(torch.topk(logits, 10).indices)
+    assert [t for t, _ in card["logits"]["bottom"]] == decode(torch.topk(-logits, 10).indices)
+    assert card["activation"] == pytest.approx(graph.nodes.loc[graph.index(other), "activation"])
+    # a loaded graph has no SAEs: no card there
+    loaded = sw.GraphView(sw.load_graph(graph.to_json()), stats=stats)
+    loaded.clicked = other
+    assert loaded._card == {}
     # pins and supernodes, from Python
     a, b = _top_feature(graph, saes[0].site), node
     view.pin(a, b)

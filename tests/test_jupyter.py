@@ -254,6 +254,9 @@ GRAPH_CELLS = [
     " & (graph.nodes['site'] == saes[1].site)]\n"
     "node = features.sort_values('influence')['node_id'].iloc[0]\n"
     "print('NODE ' + node)\n"
+    "bare = graph.nodes[(graph.nodes['type'] == 'feature')"
+    " & (graph.nodes['site'] == saes[0].site)]\n"
+    "print('LIGHT ' + bare.sort_values('influence')['node_id'].iloc[0])\n"
     "view = sw.GraphView(graph, stats=stats)\nview",
     "def check():\n"
     "    r = view._intervention\n"
@@ -288,6 +291,18 @@ def test_graph_view_in_jupyterlab(tmp_path, chromium):
         expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(
             1, timeout=60_000
         )
+        # a site without statistics: the kernel builds a light card (what the decoder writes)
+        light = page.locator(".jp-OutputArea-output", has_text="LIGHT ").first.text_content()
+        light = light.split("LIGHT ", 1)[1].split()[0]
+        page.locator(f".saew-graph-nodes [data-node='{light}']").click()
+        card = page.locator(
+            f".saew-graph-feature-card[data-light='true'][data-feature='{light.split('_')[1]}']"
+        )
+        expect(card).to_have_count(1, timeout=60_000)
+        expect(card.locator(".saew-graph-logit-token")).to_have_count(12)  # 6 up, 6 down
+        expect(page.locator("text=No card for this feature")).to_have_count(0)
+        target.click()
+        expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(1)
         target.click(modifiers=["Shift"])
         expect(page.locator(f".saew-graph-pin-list li[data-node='{node}']")).to_have_count(1)
         # the pinned subgraph's scores come back from the kernel
@@ -732,3 +747,128 @@ def test_feature_search_matches_whole_words_and_shows_the_match(notebook_page):
     expect(rows).to_have_count(0)
     search.fill("")
     expect(rows.first).to_be_visible()
+
+
+def _active_class(page, selector: str) -> str | None:
+    return page.evaluate(
+        "s => { const e = document.activeElement; return e && e.matches(s) ? e.className.baseVal"
+        " ?? e.className : null; }",
+        selector,
+    )
+
+
+def test_keyboard_reaches_tokens_and_graph_nodes(notebook_page):
+    """Keyboard use: Tab reaches a token text and a graph as one stop each, arrows move a
+    visible active item and show its tooltip, Enter does what a click does (pins, selects,
+    opens the card; the kernel sees it), Shift+Enter pins a node, Escape closes and gives the
+    focus back; every focused control shows a focus ring."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    heatmap = ".saew-heatmap"
+    page.keyboard.press("Escape")
+    page.locator(f"{heatmap} .saew-picker").focus()
+    seen = []
+    for _ in range(30):  # from the feature picker, Tab reaches the text (chips come between)
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate("() => String(document.activeElement.className)"))
+        if _active_class(page, f"{heatmap} .saew-docs"):
+            break
+    assert _active_class(page, f"{heatmap} .saew-docs"), f"Tab never reached the text: {seen}"
+    ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert ring != "none"
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    active = page.locator(f"{heatmap} .saew-docs .saew-tok.saew-kbd-active")
+    expect(active).to_have_count(1)
+    expect(page.locator(f"{_TIP} .saew-tip-feature").first).to_be_visible()
+    start = _log_length(page)
+    page.keyboard.press("Enter")  # pins the tooltip and selects the token, like a click
+    expect(page.locator(f"{_TIP}[data-pinned='true']")).to_have_count(1)
+    _kernel_says(page, "heatmap.selected_token=[0, 3]", start)
+    # the focus is on the tooltip's first feature; Enter picks it in the kernel
+    feature = page.evaluate("() => document.activeElement.dataset.feature")
+    assert feature is not None, "the focus did not move into the pinned tooltip"
+    ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert ring != "none"
+    start = _log_length(page)
+    page.keyboard.press("Enter")
+    _kernel_says(page, f"heatmap.selected_feature={feature}", start)
+    page.locator(f"{heatmap} .saew-docs").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{_TIP}[data-pinned='true']")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator(_TIP)).to_have_count(0)
+    assert _active_class(page, f"{heatmap} .saew-docs"), "Escape did not give the focus back"
+
+    # the graph: one tab stop, arrows through the nodes, Enter opens, Shift+Enter pins
+    nodes = page.locator(".saew-graph .saew-graph-nodes")
+    assert nodes.get_attribute("tabindex") == "0"
+    nodes.focus()
+    page.keyboard.press("ArrowRight")
+    active = page.locator(".saew-graph-nodes .saew-kbd-active")
+    expect(active).to_have_count(1)
+    expect(page.locator(f"{_TIP} .saew-graph-tip")).to_have_count(1)
+    node = active.get_attribute("data-node")
+    page.keyboard.press("Enter")
+    expect(page.locator(f".saew-graph-nodes [data-node='{node}'].saew-clicked")).to_have_count(1)
+    expect(page.locator(".saew-graph-card .saew-graph-pin")).to_be_visible()
+    page.keyboard.press("Shift+Enter")
+    expect(page.locator(f".saew-graph-pin-list li[data-node='{node}']")).to_have_count(1)
+    page.keyboard.press("Shift+Enter")  # and unpins
+    expect(page.locator(f".saew-graph-pin-list li[data-node='{node}']")).to_have_count(0)
+
+
+_TICK = re.compile(r"^-?\d+(\.\d+)?(k|%)?$")
+
+
+def test_charts_and_steering_semantics_inside_the_notebook(notebook_page):
+    """Items 4, 5 and 9 inside the notebook: the dashboard's histograms and the sweep chart have
+    named axes with units and short ticks; the graph card states density in %; a sweep leaves
+    the texts current (not greyed); an ablated row cannot be swept or slid and reports no
+    activation for the feature it zeroed."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    page.keyboard.press("Escape")
+    hist = page.locator(".saew-dashboard .saew-chart").first
+    expect(hist.locator(".saew-y-label")).to_have_text("tokens")
+    expect(hist.locator(".saew-x-label")).to_contain_text("activation")
+    ticks = page.locator(".saew-dashboard .saew-chart .saew-tick").all_text_contents()
+    assert ticks and all(_TICK.match(t) and len(t) <= 6 for t in ticks), ticks
+
+    # the graph card of a feature with statistics: density as a percentage
+    graph_nodes = page.locator(".saew-graph-nodes [data-node^='1_']")  # the stats' layer
+    node = graph_nodes.first.get_attribute("data-node")
+    page.locator(f".saew-graph-nodes [data-node='{node}']").click()
+    card = page.locator(f".saew-graph-feature-card[data-feature='{node.split('_')[1]}']")
+    expect(card).to_contain_text(re.compile(r"density \d+(\.\d+)?\s?%"), timeout=60_000)
+
+    # a sweep: a chart with both axes named, the strength's unit, readable ticks
+    row = page.locator(".saew-steer-row").first
+    if row.locator(".saew-steer-mode").input_value() != "add":
+        row.locator(".saew-steer-mode").select_option("add")
+    row.locator(".saew-steer-sweep").click()
+    chart = page.locator(".saew-steer-sweepchart .saew-sweep-chart")
+    expect(chart).to_have_count(1, timeout=120_000)
+    expect(chart.locator(".saew-sweep-concept-label")).to_contain_text("Δp")
+    expect(chart.locator(".saew-sweep-ppl-label")).to_contain_text("perplexity")
+    expect(chart.locator(".saew-x-label")).to_have_text("strength (× ‖x‖)")
+    ticks = chart.locator(".saew-tick").all_text_contents()
+    assert ticks and all(len(t) <= 6 for t in ticks), ticks
+    expect(page.locator(".saew-steer-out[data-done='true']")).to_have_count(2, timeout=60_000)
+    expect(page.locator(".saew-steer-out.saew-stale")).to_have_count(0)
+
+    # ablate: nothing to slide or sweep, and no activation reported for the zeroed feature
+    row.locator(".saew-steer-mode").select_option("ablate")
+    expect(row.locator(".saew-steer-sweep")).to_be_disabled()
+    expect(row.locator(".saew-steer-slider")).to_be_disabled()
+    feature = row.get_attribute("data-feature")
+    measure = page.locator(
+        f".saew-steer-out[data-role='steered'][data-done='true'] "
+        f".saew-steer-measure[data-feature='{feature}']"
+    )
+    expect(measure).to_contain_text("ablated", timeout=120_000)
+    assert "activation" not in measure.text_content()
+    row.locator(".saew-steer-mode").select_option("add")

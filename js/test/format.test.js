@@ -30,7 +30,7 @@ test("the sequential scale: transparent at 0, quantised, capped at 1", () => {
   assert.equal(sequential(0), "");
   assert.equal(sequential(-1), "");
   assert.equal(sequential(Number.NaN), "");
-  assert.equal(sequential(1), "rgba(230,97,1,0.900)");
+  assert.equal(sequential(1), "rgba(230,97,1,calc(0.900 * var(--saew-heat-scale, 1)))");
   assert.equal(sequential(5), sequential(1));
-  assert.equal(sequential(0.5), "rgba(230,97,1,0.490)");
+  assert.equal(sequential(0.5), "rgba(230,97,1,calc(0.490 * var(--saew-heat-scale, 1)))");
 });

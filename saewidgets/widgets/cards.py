@@ -111,3 +111,41 @@ def feature_card(stats: FeatureStats, feature: int, lookup) -> dict:
         for group in stats.quantile_examples(f, N_QUANTILE_BINS, PER_BIN, **window)
     ]
     return card
+
+
+N_LIGHT_TOKENS = 10
+
+
+def light_card(model, sae, site: str, feature: int, lookup) -> dict:
+    """A card for a feature of a site without statistics: its label, if any, and the tokens
+    its decoder direction raises and lowers most (VocabProj). No corpus pass is needed, so it
+    is built on the click; ``"light": True`` tells the views that examples and histograms are
+    missing."""
+    import torch
+
+    from saewidgets.analysis.logit_lens import logit_directions
+    from saewidgets.model.tokens import TokenDecoder
+
+    if not 0 <= feature < sae.d_sae:
+        raise ValueError(f"feature {feature} is out of range 0..{sae.d_sae - 1}")
+    logits = logit_directions(model, sae.W_dec.detach()[feature][None])[0]
+    top, bottom = torch.topk(logits, N_LIGHT_TOKENS), torch.topk(-logits, N_LIGHT_TOKENS)
+    texts = TokenDecoder(model.tokenizer).texts
+    label, score = lookup(feature)
+    return {
+        "feature": int(feature),
+        "site": site,
+        "label": label,
+        "label_score": score,
+        "light": True,
+        "logits": {
+            "top": [
+                [t, float(f"{v:.3g}")]
+                for t, v in zip(texts(top.indices.tolist()), top.values.tolist(), strict=True)
+            ],
+            "bottom": [
+                [t, float(f"{-v:.3g}")]
+                for t, v in zip(texts(bottom.indices.tolist()), bottom.values.tolist(), strict=True)
+            ],
+        },
+    }

@@ -14,7 +14,7 @@ from saewidgets.analysis.attribution.replacement import ReplacementContext
 from saewidgets.analysis.inputs import label_lookup, labels_for_site, site_labels, stats_by_site
 from saewidgets.analysis.stats import FeatureStats, StatsMismatch
 from saewidgets.widgets.base import STATIC, SAEWidget
-from saewidgets.widgets.cards import feature_card
+from saewidgets.widgets.cards import feature_card, light_card
 from saewidgets.widgets.serialization import pack
 
 MAX_EDGES = 30_000  # edges sent to the browser, strongest by influence-weighted score
@@ -212,15 +212,24 @@ class GraphView(SAEWidget):
     # -- cards ---------------------------------------------------------------------------------
 
     def card(self, node_id: str) -> dict:
-        """The feature card of a node (empty when no statistics cover its site)."""
+        """The feature card of a node: from the statistics of its site; without them, a light
+        card built from the graph's own SAE (what its decoder writes, its activation here);
+        empty for other nodes, or a loaded graph's site without statistics."""
         i = self.graph.index(node_id)
         row = self.graph.nodes.iloc[i]
-        st = self._stats.get(row["site"])
-        if row["type"] not in ("feature", "feature_target") or st is None:
+        if row["type"] not in ("feature", "feature_target"):
             return {}
-        card = feature_card(
-            st, int(row["feature"]), self._lookups.get(row["site"], lambda f: ("", None))
-        )
+        site, feature = row["site"], int(row["feature"])
+        lookup = self._lookups.get(site, lambda f: ("", None))
+        st = self._stats.get(site)
+        sae = (_graph_saes(self.context) or {}).get(site)
+        if st is not None:
+            card = feature_card(st, feature, lookup)
+        elif sae is not None:
+            card = light_card(self.context.model, sae, site, feature, lookup)
+            card["activation"] = float(np.nan_to_num(row["activation"]))
+        else:
+            return {}
         card["node_id"] = str(row["node_id"])
         return card
 

@@ -3,6 +3,7 @@
 import { clear, h } from "../lib/dom.js";
 import { fmt, visibleText } from "../lib/format.js";
 import { decodeProbe } from "../lib/probe.js";
+import { focusTooltip, keyboardItems } from "../lib/roving.js";
 import { tokenSpan } from "../lib/tokens.js";
 import { chipTitle, emptyTokenText, probeShading, TOP_PER_TOKEN } from "./state.js";
 
@@ -83,6 +84,10 @@ export function probeArea(model, { catalog, tooltip, open }) {
     tokens.addEventListener("click", (event) => {
       const span = tokenAt(event.target);
       if (span) tooltip.pin(span, tokenTip(probe, span.saewToken));
+    });
+    keyboardItems(tokens, ".saew-tok", {
+      label: "tokens: arrow keys move, Enter opens the token's features",
+      onActivate: () => focusTooltip(tokens.closest(".saew-root") || tokens, tokens),
     });
     const chips = h(
       "div",

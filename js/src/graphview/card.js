@@ -52,21 +52,41 @@ export function nodeCard(model, g, { tooltip, togglePin, open }) {
     box.append(
       h("div", { class: "saew-muted" }, `density ${percent(card.density)} · max ${fmt(card.max)}`),
     );
-    box.append(
-      h(
-        "div",
-        {},
-        "promotes: ",
-        ...card.logits.top
-          .slice(0, 6)
-          .map(([t]) => h("code", { class: "saew-graph-logit-token" }, visibleText(t))),
-      ),
-    );
+    box.append(tokenList("promotes: ", card.logits.top));
     for (const ex of card.top.slice(0, 3)) box.append(exampleRow(ex, card.max));
     valueTooltips(box, tooltip);
   }
 
+  function tokenList(title, pairs) {
+    return h(
+      "div",
+      {},
+      title,
+      ...pairs
+        .slice(0, 6)
+        .map(([t]) => h("code", { class: "saew-graph-logit-token" }, visibleText(t))),
+    );
+  }
+
+  // A site without statistics: what the decoder writes, and this prompt's activation.
+  function lightCard(card) {
+    return h(
+      "div",
+      { class: "saew-graph-feature-card", dataset: { feature: card.feature, light: "true" } },
+      card.label ? h("div", { class: "saew-card-label" }, card.label) : null,
+      h("div", { class: "saew-muted" }, `activation here ${fmt(card.activation)}`),
+      tokenList("promotes: ", card.logits.top),
+      tokenList("suppresses: ", card.logits.bottom),
+      h(
+        "p",
+        { class: "saew-muted saew-graph-light-note" },
+        "No corpus statistics for this site, so no examples: pass stats= for full cards.",
+      ),
+    );
+  }
+
   function featureCard(card) {
+    if (card.light) return lightCard(card);
     const box = h("div", { class: "saew-graph-feature-card", dataset: { feature: card.feature } });
     if (fullCard) box.append(renderCard(card, { onSelect: () => {}, tooltip }));
     else compact(card, box);

@@ -3,6 +3,7 @@
 import { clear, h } from "../lib/dom.js";
 import { visibleText } from "../lib/format.js";
 import { svg } from "../lib/histogram.js";
+import { keyboardItems } from "../lib/roving.js";
 import {
   countText,
   edgeStyle,
@@ -250,6 +251,10 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
     if (event.target.saewIndex === undefined) return;
     highlight(-1);
     tooltip.hide();
+  });
+  keyboardItems(layer, "[data-node]", {
+    label: "graph nodes: arrow keys move, Enter opens a node's card, Shift+Enter pins it",
+    keyOf: (el) => el.getAttribute("data-node"),
   });
   layer.addEventListener("click", (event) => {
     const i = event.target.saewIndex;

@@ -2,6 +2,7 @@
 import { unpack } from "../lib/buffers.js";
 import { h } from "../lib/dom.js";
 import { ownKeys } from "../lib/keys.js";
+import { focusTooltip, keyboardItems } from "../lib/roving.js";
 import { taskStatus } from "../lib/task.js";
 import { createTooltip } from "../lib/tooltip.js";
 import { controls } from "./controls.js";
@@ -55,6 +56,10 @@ export function render({ model, el }) {
     site,
     onPick: selectFeature,
     sinks,
+  });
+  keyboardItems(docs, ".saew-tok", {
+    label: "tokens: arrow keys move, Enter selects a token and opens its features",
+    onActivate: () => focusTooltip(root, docs),
   });
 
   function paint() {

@@ -2,6 +2,7 @@
 import { sequential } from "./colors.js";
 import { h } from "./dom.js";
 import { fmt, visibleText } from "./format.js";
+import { keyboardItems } from "./roving.js";
 import { tokenNode, tokenSpan } from "./tokens.js";
 
 /** One example: {tokens, values, focus}; `scale` is the activation that gets full colour. */
@@ -21,6 +22,7 @@ export function exampleRow(example, scale, attrs = {}) {
 
 /** Delegated hover: any token with a value under `container` shows it in `tooltip`. */
 export function valueTooltips(container, tooltip) {
+  keyboardItems(container, ".saew-tok", { label: "example tokens: arrow keys show each value" });
   container.addEventListener("mouseover", (event) => {
     const span = event.target.closest ? event.target.closest(".saew-tok") : null;
     if (!span || span.saewValue === undefined) return;
