@@ -881,3 +881,19 @@ def test_charts_and_steering_semantics_inside_the_notebook(notebook_page):
     expect(measure).to_contain_text("ablated", timeout=120_000)
     assert "activation" not in measure.text_content()
     row.locator(".saew-steer-mode").select_option("add")
+
+
+def test_first_positions_are_explained_where_they_show(notebook_page):
+    """Item 7 inside the notebook: each document's first position is marked in the heatmap and
+    its tooltip says why (an attention sink, left out of the rankings)."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    page.keyboard.press("Escape")
+    sinks = page.locator(".saew-heatmap .saew-docs .saew-tok.saew-sink")
+    assert sinks.count() >= 3  # one per document
+    sinks.nth(1).scroll_into_view_if_needed()
+    sinks.nth(1).hover()
+    expect(page.locator(f"{_TIP} .saew-tip-sink")).to_contain_text("attention sink")
+    page.mouse.move(0, 0)
+    expect(page.locator(_TIP)).to_have_count(0)

@@ -34,6 +34,8 @@ CELLS = [
     " max_new_tokens=16)",
     "graph = sw.attribute(model, 'The capital of France is', 'embedded', progress=False)\n"
     "sw.GraphView(graph)",
+    "import plotly.express as px\n"
+    "sw.themed(px.bar(x=['a', 'b', 'c'], y=[3, 1, 2], title='a figure through sw.themed'))",
 ]
 
 # WCAG relative luminance and contrast of an element's text against what is painted behind it:
@@ -58,6 +60,30 @@ _CONTRAST = """el => {
   const fg = over(rgba(getComputedStyle(el).color), bg);
   const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
   return {ratio: (a + 0.05) / (b + 0.05), fg: lum(fg), bg: lum(bg)};
+}"""
+
+
+# A plotly figure's paper (must be transparent) and its tick text's contrast against what the
+# notebook paints behind the figure.
+_PLOT_INK = """el => {
+  const rgba = s => { const v = (s.match(/[\\d.]+/g) || []).map(Number);
+                      return v.length === 3 ? [...v, 1] : v; };
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const paper = el.querySelector('.main-svg rect.bg') || el.querySelector('.main-svg');
+  const paperFill = rgba(paper.style.fill || getComputedStyle(paper).fill || 'rgba(0,0,0,0)');
+  let bg = [255, 255, 255];
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgba(getComputedStyle(e).backgroundColor);
+    if (c[3] >= 1) { bg = c.slice(0, 3); break; }
+  }
+  const tick = el.querySelector('.xtick text, .ytick text');
+  const ink = rgba(tick.style.fill || getComputedStyle(tick).fill);
+  const [a, b] = [lum(ink), lum(bg)].sort((x, y) => y - x);
+  const opacity = Number.parseFloat(paper.style.fillOpacity || getComputedStyle(paper).fillOpacity);
+  return {ratio: (a + 0.05) / (b + 0.05), paper_alpha: (paperFill[3] ?? 1) * opacity};
 }"""
 
 
@@ -106,6 +132,7 @@ def test_every_view_readable_in_light_and_dark(tmp_path, chromium):
             ".saew-steer-out[data-role='steered'][data-done='true']", timeout=240_000
         )
         page.wait_for_selector(".saew-graph[data-ready='true']", timeout=240_000)
+        page.wait_for_selector(".js-plotly-plot .xtick text", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
         for theme, light in (("JupyterLab Dark", False), ("JupyterLab Light", True)):
             _set_theme(page, theme, light)
@@ -132,4 +159,12 @@ def test_every_view_readable_in_light_and_dark(tmp_path, chromium):
                     page.mouse.move(0, 0)
                 else:
                     _shoot(page, selector, out / f"{name}-{suffix}.png")
+            # a plotly figure through sw.themed: the notebook shows through, and its ink reads
+            # on both (3:1, the bar for chart text and graphics: one grey cannot reach 4.5 on
+            # both white and JupyterLab's near-black)
+            plot = page.locator(".js-plotly-plot").first
+            plot.scroll_into_view_if_needed()
+            found = plot.evaluate(_PLOT_INK)
+            assert found["paper_alpha"] == 0, (theme, found)
+            assert found["ratio"] >= 3, (theme, "plotly ink", found)
         assert len(list(out.glob("*.png"))) >= 2 * len(VIEWS)
