@@ -143,6 +143,10 @@ def test_every_view_readable_in_light_and_dark(tmp_path, chromium):
                 found = root.evaluate(_CONTRAST)
                 assert found["ratio"] >= 4.5, (theme, name, found)
                 assert (found["fg"] < found["bg"]) == light, (theme, name, found)
+                if name == "dashboard":  # the signed logit tables (orange / purple numbers)
+                    cells = page.locator(".saew-dashboard .saew-logits td").all()
+                    worst = min(c.evaluate(_CONTRAST)["ratio"] for c in cells)
+                    assert worst >= 4.5, (theme, "logit table", worst)
                 if name == "heatmap":  # shaded tokens keep their text readable too
                     worst = min(
                         t.evaluate(_CONTRAST)["ratio"]
