@@ -172,3 +172,16 @@ def test_every_view_readable_in_light_and_dark(tmp_path, chromium):
             assert found["paper_alpha"] == 0, (theme, found)
             assert found["ratio"] >= 3, (theme, "plotly ink", found)
         assert len(list(out.glob("*.png"))) >= 2 * len(VIEWS)
+        # item 5: with the chat template the reply is a new turn, shown below the prompt echo
+        steered = page.locator(".saew-steer-out[data-role='steered']")
+        run = int(steered.get_attribute("data-run"))
+        page.locator(".saew-steer-chat").check()
+        page.wait_for_selector(
+            f".saew-steer-out[data-role='steered'][data-done='true']:not([data-run='{run}'])",
+            timeout=240_000,
+        )
+        assert steered.get_attribute("data-chat") == "true"
+        for column in page.locator(".saew-steer-out[data-chat='true']").all():
+            echo = column.locator(".saew-steer-prompt-echo").bounding_box()
+            reply = column.locator(".saew-steer-text").bounding_box()
+            assert reply["y"] >= echo["y"] + echo["height"] - 1, (echo, reply)
