@@ -106,7 +106,7 @@ def find_steering_features(
     row as ``sw.Intervention(sae, row.feature, row.strength)``.
 
     Cost: (candidates pooled) × strengths × prompts continuations of ``new_tokens``, run
-    ``batch_size`` at a time — about a minute per SAE with the defaults on two CPU cores.
+    ``batch_size`` at a time — 2 to 4 minutes per SAE with the defaults on two CPU cores.
     """
     word_list, prompt_list, strength_list = _check(
         words, prompts, strengths, candidates, new_tokens, max_perplexity_ratio, batch_size
