@@ -198,18 +198,23 @@ def compile_edits(
     return plans
 
 
-def _edit_for(group: list[Intervention], stats, device, dtype) -> Edit:
-    sae = group[0].sae
-    w_dec = sae.W_dec.detach().to(device=device, dtype=torch.float32)
-    # The decoder writes in the SAE's input scale; bring its rows back to the site's scale.
-    if sae.normalize_activations == "expected_average_only_in":
-        w_dec = w_dec / float(sae.norm_scaling_factor)
-    elif sae.normalize_activations != "none":
+def check_steerable(sae: SAE) -> None:
+    """Refuse an SAE whose decoder directions have no fixed scale at its site."""
+    if sae.normalize_activations not in ("none", "expected_average_only_in"):
         raise SteeringError(
             f"steering through an SAE with per-token input normalisation "
             f"({sae.normalize_activations!r}) is not supported; its decoder directions have no "
             "fixed scale at the site"
         )
+
+
+def _edit_for(group: list[Intervention], stats, device, dtype) -> Edit:
+    sae = group[0].sae
+    check_steerable(sae)
+    w_dec = sae.W_dec.detach().to(device=device, dtype=torch.float32)
+    # The decoder writes in the SAE's input scale; bring its rows back to the site's scale.
+    if sae.normalize_activations == "expected_average_only_in":
+        w_dec = w_dec / float(sae.norm_scaling_factor)
     d = w_dec.shape[1]
     add = torch.zeros(d, device=device)
     add_rel = torch.zeros(d, device=device)

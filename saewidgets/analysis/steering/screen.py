@@ -31,7 +31,12 @@ import torch
 from saewidgets.analysis.concepts import features_for_words
 from saewidgets.analysis.sae_inputs import SAEInput, saes_by_site
 from saewidgets.analysis.steering import generate as gen
-from saewidgets.analysis.steering.interventions import Edit, SitePlan, SteeringError
+from saewidgets.analysis.steering.interventions import (
+    Edit,
+    SitePlan,
+    SteeringError,
+    check_steerable,
+)
 from saewidgets.model.model import Model
 from saewidgets.sae.module import SAE
 
@@ -141,11 +146,7 @@ def _pool(model: Model, sae: SAE, words: list[str], k: int) -> list[int]:
 
 
 def _directions(sae: SAE, pool: list[int], device, dtype) -> torch.Tensor:
-    if sae.normalize_activations not in ("none", "expected_average_only_in"):
-        raise SteeringError(
-            f"steering through an SAE with per-token input normalisation "
-            f"({sae.normalize_activations!r}) is not supported"
-        )
+    check_steerable(sae)
     rows = sae.W_dec.detach().float()[pool]
     # Unit directions: a global input scale of the SAE cancels out.
     return (rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)).to(device=device, dtype=dtype)
