@@ -128,6 +128,7 @@ def train(args: argparse.Namespace) -> int:
         device=args.device,
         save_dtype=save_dtype,
         site_overrides=recipe.get("site_overrides"),
+        shard_tokens=args.shard_tokens,
     )
     for site, result in results.items():
         last = result.history.iloc[-1]
@@ -280,6 +281,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("-k", "--k", type=int, default=32, help="active features per token (TopK)")
     tr.add_argument("--n-tokens", type=int, default=None, help="training tokens per site")
     tr.add_argument("--epochs", type=float, default=None, help="passes over those tokens")
+    tr.add_argument(
+        "--shard-tokens",
+        type=int,
+        default=None,
+        help="collect and train this many tokens at a time, deleting each shard's activations "
+        "after (bounds the disk: 1,000,000 tokens at the five embedded sites are 5.8 GB)",
+    )
     tr.add_argument("--out", default=None, help="output folder (default: the user cache)")
     tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     tr.add_argument("--overwrite", action="store_true", help="replace SAEs already trained there")

@@ -226,6 +226,12 @@ def test_train_sae_and_the_command_line(tmp_path, monkeypatch):
     saes = sw.load_saes(tmp_path / "cli")
     assert sorted(saes) == sorted([SITES[0], "blocks.0.hook_resid_pre"])
     assert list((tmp_path / "cache" / "activations").iterdir())  # activations were cached
+    args = ["train", "--model", str(tmp_path / "tiny"), "--site", SITES[0], "--d-sae", "48"]
+    code = main(
+        [*args, "--n-tokens", "16384", "--shard-tokens", "8192", "--out", str(tmp_path / "s")]
+    )
+    assert code == 0 and sw.load_saes(tmp_path / "s")[SITES[0]].d_sae == 48
+    assert not list((tmp_path / "cache" / "activations").glob("*/shards-of-8192/shard-*"))
 
 
 def test_window_longer_than_the_model_is_refused(model, tmp_path):
@@ -384,3 +390,78 @@ def test_an_architecture_with_only_activate_trains_with_the_default_loss(tmp_pat
         assert sw.load_sae(tmp_path / "out").architecture == "test_plain"
     finally:
         architectures.unregister("test_plain")
+
+
+def _content_rows_of_windows(model, corpus, window, n_windows):
+    windows = corpus.windows(model.tokenizer, window)
+    ids = torch.from_numpy(np.stack([next(windows) for _ in range(n_windows)]))
+    return int(model.content_mask(ids).sum())
+
+
+def test_skip_windows_continues_where_an_earlier_cache_stopped(model, cache, tmp_path):
+    later = cache_activations(
+        model, SITES, _corpus(), 500, tmp_path, window=32, skip_windows=40, progress=False
+    )
+    start = _content_rows_of_windows(model, _corpus(), 32, 40)
+    for site in SITES:
+        np.testing.assert_array_equal(
+            later.array(site)[:300], cache.array(site)[start : start + 300]
+        )
+
+
+def _sharded(model, tmp_path, out, **kwargs):
+    cfg = TrainConfig(d_sae=48, k=4, batch_size=256, warmup_steps=2, dead_after_tokens=5_000)
+    return sw.train_saes(
+        model,
+        SITES,
+        _corpus(),
+        out_dir=tmp_path / out,
+        n_tokens=3000,
+        window=32,
+        config=cfg,
+        cache_folder=tmp_path / f"acts-{out}",
+        progress=False,
+        **{"shard_tokens": 1000, **kwargs},
+    )
+
+
+def test_sharded_training_keeps_one_shard_on_disk_and_resumes(model, tmp_path, monkeypatch):
+    seen: list[list[str]] = []
+    read = ActivationCache.read
+
+    def watching(self, site, rows):
+        seen.append(sorted(p.name for p in self.folder.parent.glob("shard-*")))
+        return read(self, site, rows)
+
+    monkeypatch.setattr(ActivationCache, "read", watching)
+    straight = _sharded(model, tmp_path, "straight")
+    assert set(straight) == set(SITES)
+    assert {len(names) for names in seen} == {1}  # never more than one shard's activations
+    assert {names[0] for names in seen} == {"shard-0", "shard-1", "shard-2"}
+    root = tmp_path / "acts-straight" / "shards-of-1000"
+    starts = json.loads((root / "shard_starts.json").read_text())
+    assert starts[0] == 0 and starts[1] < starts[2]  # each shard reads further into the corpus
+    assert not list(root.glob("shard-*"))  # deleted once trained
+    steps = len(straight[SITES[0]].history)
+    assert straight[SITES[0]].history.step.iloc[-1] == 3000 // 256 - 1 and steps > 1
+
+    calls = {"n": 0}
+
+    def interrupting(self, site, rows):
+        calls["n"] += 1
+        if calls["n"] == 12:  # inside the second shard (4 steps per site and shard)
+            raise KeyboardInterrupt
+        return read(self, site, rows)
+
+    monkeypatch.setattr(ActivationCache, "read", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        _sharded(model, tmp_path, "resumed")
+    monkeypatch.setattr(ActivationCache, "read", read)
+    resumed = _sharded(model, tmp_path, "resumed")
+    for site in SITES:
+        for name, p in straight[site].sae.named_parameters():
+            torch.testing.assert_close(getattr(resumed[site].sae, name), p, rtol=1e-4, atol=1e-5)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        _sharded(model, tmp_path, "resumed")
+    with pytest.raises(ValueError, match="2 × batch_size"):
+        _sharded(model, tmp_path, "small", shard_tokens=300)

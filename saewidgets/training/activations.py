@@ -103,13 +103,16 @@ def cache_activations(
     *,
     window: int = 128,
     batch_windows: int = 16,
+    skip_windows: int = 0,
     progress: bool = True,
 ) -> ActivationCache:
     """Collect ``n_tokens`` activation rows per site into ``folder`` (resuming if possible).
 
     ``window`` is the length in tokens of each corpus window run through the model (at most
     the model's context; ``context=`` is its deprecated name). ``batch_windows`` is the number
-    of windows per forward pass.
+    of windows per forward pass. ``skip_windows`` starts that many windows into the corpus
+    (how shards of one long run follow each other; ``meta["windows"]`` counts those a cache
+    consumed).
     """
     sites = list(dict.fromkeys(sites))
     for site in sites:
@@ -119,16 +122,7 @@ def cache_activations(
             f"window {window} must be between 2 and the model's context ({model.context_length})"
         )
     folder = Path(folder)
-    identity = {
-        "model": model.name,
-        "model_hash": model.fingerprint(),
-        "sites": sites,
-        "corpus": corpus.name,
-        "corpus_hash": corpus.fingerprint() or f"name:{corpus.name}",
-        "context": window,  # the on-disk name, kept so existing caches still match
-        "n_tokens": int(n_tokens),
-        "d": model.d_model,
-    }
+    identity = _identity(model, sites, corpus, n_tokens, window, skip_windows)
     meta = _resume_meta(folder, identity)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
@@ -139,7 +133,7 @@ def cache_activations(
         return cache
 
     windows = corpus.windows(model.tokenizer, window)
-    for _ in range(meta["windows"]):  # windows already consumed before an interruption
+    for _ in range(skip_windows + meta["windows"]):  # earlier shards', then this run's so far
         next(windows, None)
     bar = tqdm(
         total=int(n_tokens),
@@ -182,6 +176,25 @@ def cache_activations(
             "were asked for"
         )
     return cache
+
+
+def _identity(
+    model: Model, sites: list[str], corpus: Corpus, n_tokens: int, window: int, skip: int
+) -> dict:
+    """What a cache holds; a folder holding another identity is never reused."""
+    identity = {
+        "model": model.name,
+        "model_hash": model.fingerprint(),
+        "sites": sites,
+        "corpus": corpus.name,
+        "corpus_hash": corpus.fingerprint() or f"name:{corpus.name}",
+        "context": window,  # the on-disk name, kept so existing caches still match
+        "n_tokens": int(n_tokens),
+        "d": model.d_model,
+    }
+    if skip:  # only when set, so caches written before this option still match
+        identity["skip_windows"] = int(skip)
+    return identity
 
 
 def _resume_meta(folder: Path, identity: dict) -> dict:

@@ -37,6 +37,7 @@ from saewidgets.model.model import Model
 from saewidgets.sae import architectures
 from saewidgets.sae.architectures import TrainingLoss
 from saewidgets.sae.errors import SAEConfigError
+from saewidgets.sae.load import load_sae
 from saewidgets.sae.module import SAE
 from saewidgets.training.activations import ActivationCache, cache_activations
 
@@ -227,6 +228,12 @@ def _load_checkpoint(folder: Path, sae: SAE, stepper: _Stepper, optimizer) -> di
 # -- the training loop -----------------------------------------------------------------------------
 
 
+def _checkpoint_step(folder: Path) -> int:
+    """The step a checkpoint in ``folder`` resumes at; 0 without one."""
+    meta = folder / "state.json"
+    return int(json.loads(meta.read_text())["step"]) if meta.is_file() else 0
+
+
 def _prepare_out_dir(out: Path, overwrite: bool) -> None:
     """Refuse to clobber a trained SAE or a foreign folder unless asked; a checkpoint resumes."""
     if (out / "cfg.json").is_file():
@@ -271,10 +278,43 @@ def train_on_cache(
     Each step reads ``config.batch_size`` rows (tokens) of the cache; an interrupted run
     resumes from ``out_dir/checkpoint``. ``save_dtype=torch.int8`` writes the int8
     per-feature storage of the shipped SAEs."""
-    cfg = config or TrainConfig()
+    result = _train_steps(
+        cache,
+        site,
+        Path(out_dir),
+        config or TrainConfig(),
+        overwrite=overwrite,
+        device=device,
+        progress=progress,
+        save_dtype=save_dtype,
+        model_name=model_name,
+    )
+    assert result is not None  # no stop_step: the run always finishes
+    return result
+
+
+def _train_steps(
+    cache: ActivationCache,
+    site: str,
+    out: Path,
+    cfg: TrainConfig,
+    *,
+    overwrite: bool,
+    device: str | None,
+    progress: bool,
+    save_dtype: torch.dtype,
+    model_name: str | None,
+    stop_step: int | None = None,
+    cache_first_step: int = 0,
+    data_seed: int | None = None,
+) -> TrainResult | None:
+    """The training loop. With ``stop_step`` it stops there, checkpoints and returns None (the
+    next shard's cache continues the run); ``cache_first_step`` is the step this cache's
+    batches start at, ``data_seed`` the seed of its batch order (default: ``cfg.seed``)."""
     cfg.validate()
-    out = Path(out_dir)
     ckpt = out / CHECKPOINT
+    if stop_step is not None and _checkpoint_step(ckpt) >= stop_step:
+        return None  # this shard was trained before an interruption
     _prepare_out_dir(out, overwrite)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
@@ -306,15 +346,17 @@ def train_on_cache(
             sample = cache.read(site, np.arange(min(cache.n_rows, 16_384))) * factor
             sae.b_dec.copy_(sample.mean(0).to(device))
 
-    indices = cache.batch_indices(cfg.batch_size, seed=cfg.seed)
-    for _ in range(start_step):  # the data order is a pure function of (seed, step)
+    seed = cfg.seed if data_seed is None else data_seed
+    indices = cache.batch_indices(cfg.batch_size, seed=seed)
+    for _ in range(start_step - cache_first_step):  # the order is a function of (seed, step)
         next(indices)
-    bar = tqdm(total=cfg.n_steps, initial=start_step, desc=f"train {site}", disable=not progress)
+    end_step = cfg.n_steps if stop_step is None else min(stop_step, cfg.n_steps)
+    bar = tqdm(total=end_step, initial=start_step, desc=f"train {site}", disable=not progress)
     skipped = 0
     step = start_step
     trained_tokens, train_seconds = 0, 0.0
     try:
-        for step in range(start_step, cfg.n_steps):
+        for step in range(start_step, end_step):
             rows = next(indices)
             x = cache.read(site, rows).to(device) * factor
             if not torch.isfinite(x).all():
@@ -348,6 +390,11 @@ def train_on_cache(
         bar.close()
     if skipped:
         warnings.warn(f"skipped {skipped} batches with non-finite activations", stacklevel=2)
+    if end_step < cfg.n_steps:
+        _save_checkpoint(
+            ckpt, sae, stepper, optimizer, end_step, {"scaling_factor": factor, "history": history}
+        )
+        return None
     stepper.finish()
     sae.eval()
     sae.fold_input_scale(factor)
@@ -416,6 +463,7 @@ def train_saes(
     progress: bool = True,
     save_dtype: torch.dtype = torch.float32,
     site_overrides: Mapping[str, dict] | None = None,
+    shard_tokens: int | None = None,
 ) -> dict[str, TrainResult]:
     """Train one SAE per site from a single activation cache (one forward pass for all sites).
 
@@ -427,14 +475,38 @@ def train_saes(
     number of steps is ``n_tokens × epochs / config.batch_size`` (batch_size: tokens per
     step). ``site_overrides`` changes settings for some sites (``{site: {"k": 64}}``); the
     others use ``config``.
+
+    ``shard_tokens`` bounds the disk the activations take: the run collects that many rows per
+    site, trains every SAE on them (``epochs`` passes), deletes them and collects the next
+    shard from where the corpus left off, until ``n_tokens``. 10M tokens at five sites of the
+    embedded model are 58 GB of float16 in one cache, 5.8 GB with ``shard_tokens=1_000_000``.
+    Interrupted, it resumes at the shard it was in.
     """
-    cache, cfg = _prepare(
-        model, sites, corpus, n_tokens, epochs, window, config, cache_folder, progress
-    )
     overrides = dict(site_overrides or {})
     unknown = set(overrides) - set(sites)
     if unknown:
         raise ValueError(f"site_overrides name sites that are not trained: {sorted(unknown)}")
+    if shard_tokens is not None and shard_tokens < n_tokens:
+        return _train_sharded(
+            model,
+            sites,
+            corpus,
+            out_dir=Path(out_dir),
+            n_tokens=n_tokens,
+            shard_tokens=shard_tokens,
+            epochs=epochs,
+            window=window,
+            config=config,
+            cache_folder=cache_folder,
+            overwrite=overwrite,
+            device=device,
+            progress=progress,
+            save_dtype=save_dtype,
+            overrides=overrides,
+        )
+    cache, cfg = _prepare(
+        model, sites, corpus, n_tokens, epochs, window, config, cache_folder, progress
+    )
     return {
         site: train_on_cache(
             cache,
@@ -449,6 +521,116 @@ def train_saes(
         )
         for site in sites
     }
+
+
+def _train_sharded(
+    model: Model,
+    sites: list[str],
+    corpus: Corpus | None,
+    *,
+    out_dir: Path,
+    n_tokens: int,
+    shard_tokens: int,
+    epochs: float,
+    window: int,
+    config: TrainConfig | None,
+    cache_folder: str | Path | None,
+    overwrite: bool,
+    device: str | None,
+    progress: bool,
+    save_dtype: torch.dtype,
+    overrides: dict[str, dict],
+) -> dict[str, TrainResult]:
+    """`train_saes` one shard of activations at a time (see ``shard_tokens`` there)."""
+    base = config or TrainConfig()
+    if shard_tokens < 2 * base.batch_size:
+        raise ValueError(
+            f"shard_tokens={shard_tokens:,} is too small: each shard must hold at least two "
+            f"batches (2 × batch_size = {2 * base.batch_size:,} tokens) so no shard falls "
+            "short of a batch"
+        )
+    corpus = corpus if corpus is not None else default_corpus().split("train")
+    cfg = replace(base, n_steps=max(1, int(n_tokens * epochs) // base.batch_size))
+    cfg.validate()
+    base_folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, window)
+    root = Path(base_folder) / f"shards-of-{shard_tokens}"
+    root.mkdir(parents=True, exist_ok=True)
+    # Where each shard starts in the corpus, in windows: known once the shard before is built.
+    starts_file = root / "shard_starts.json"
+    starts = json.loads(starts_file.read_text()) if starts_file.is_file() else [0]
+    n_shards = math.ceil(n_tokens / shard_tokens)
+    # Even shards, each more than half of shard_tokens, so the last is never a sliver.
+    bounds = [n_tokens * i // n_shards for i in range(n_shards + 1)]
+    in_last_shard = len(starts) >= n_shards  # an interrupted run reached the last shard
+    for site in sites:
+        if (out_dir / site / "cfg.json").is_file():
+            if overwrite:
+                shutil.rmtree(out_dir / site)
+            elif not in_last_shard:
+                raise FileExistsError(
+                    f"{out_dir / site} already holds a trained SAE; pass overwrite=True to retrain"
+                )
+    results: dict[str, TrainResult] = {}
+    for shard in range(n_shards):
+        rows_before = bounds[shard]
+        rows = bounds[shard + 1] - rows_before
+        first = cfg.n_steps * rows_before // n_tokens
+        last = shard == n_shards - 1
+        stop = None if last else cfg.n_steps * (rows_before + rows) // n_tokens
+        done = not last and all(
+            _checkpoint_step(out_dir / site / CHECKPOINT) >= stop for site in sites
+        )
+        if done and len(starts) > shard + 1:
+            continue  # trained before an interruption; its activations are gone
+        folder = root / f"shard-{shard}"
+        cache = cache_activations(
+            model,
+            sites,
+            corpus,
+            rows,
+            folder,
+            window=window,
+            skip_windows=starts[shard],
+            progress=progress,
+        )
+        if len(starts) == shard + 1:
+            starts.append(starts[shard] + int(cache.meta["windows"]))
+            starts_file.write_text(json.dumps(starts))
+        for site in sites:
+            if last and (out_dir / site / "cfg.json").is_file():
+                results[site] = _load_result(out_dir / site)  # finished before an interruption
+                continue
+            result = _train_steps(
+                cache,
+                site,
+                out_dir / site,
+                replace(cfg, **overrides.get(site, {})),
+                overwrite=False,
+                device=device,
+                progress=progress,
+                save_dtype=save_dtype,
+                model_name=model.name,
+                stop_step=stop,
+                cache_first_step=first,
+                data_seed=cfg.seed + shard,
+            )
+            if result is not None:
+                results[site] = result
+        shutil.rmtree(folder)
+    return results
+
+
+def _load_result(out: Path) -> TrainResult:
+    """A finished run read back from its folder."""
+    info = json.loads((out / "training.json").read_text())
+    return TrainResult(
+        load_sae(out),
+        pd.read_csv(out / "history.csv"),
+        out,
+        float(info["scaling_factor"]),
+        float(info["tokens_per_second"]),
+        TrainConfig(**info["config"]),
+    )
 
 
 @renamed(context="window")
