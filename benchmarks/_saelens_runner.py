@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sparse", action="store_true", help="use_sparse_activations=True")
+    parser.add_argument("--autocast", action="store_true", help="bfloat16 autocast (SAELens's)")
     parser.add_argument(
         "--b-dec-mean-rows",
         type=int,
@@ -127,6 +128,7 @@ def main() -> None:
             lr_decay_steps=args.decay,
             device=args.device,
             dead_feature_window=args.dead_window,
+            autocast=args.autocast,
             logger=LoggingConfig(log_to_wandb=False),
         ),
         sae=sae,

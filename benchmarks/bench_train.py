@@ -83,6 +83,7 @@ class Setup:
     seed: int
     device: str
     eval_rows: int  # held out after the cache's (restricted) rows
+    autocast: bool = False  # bfloat16 matmuls on both sides (the shipped recipe's setting)
 
     @property
     def steps(self) -> int:
@@ -104,6 +105,7 @@ class Setup:
             dead_after_tokens=self.dead_after_tokens,
             seed=self.seed,
             checkpoint_every=self.steps + 1,  # checkpoint I/O is not training
+            autocast="bfloat16" if self.autocast else None,
         )
 
 
@@ -192,6 +194,7 @@ def run_saelens(
         f"--b-dec-mean-rows={mean_rows}",
         f"--out-dir={out}",
         *(["--sparse"] if sparse else []),
+        *(["--autocast"] if setup.autocast else []),
     ]
     # Offline machine: keep wandb and the hub from trying the network.
     env = {**os.environ, "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
@@ -344,6 +347,11 @@ def main() -> None:
     parser.add_argument(
         "--saelens-python", default=str(SAELENS_PYTHON), help="python of a venv with sae-lens"
     )
+    parser.add_argument(
+        "--autocast",
+        action="store_true",
+        help="bfloat16 autocast in both trainers (the embedded preset trains this way)",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/train.json"))
     args = parser.parse_args()
 
@@ -382,6 +390,7 @@ def main() -> None:
             seed=args.seed,
             device=args.device,
             eval_rows=len(held_out),
+            autocast=args.autocast,
         )
 
         scored: list[tuple[Run, SAE]] = []
@@ -441,6 +450,7 @@ def main() -> None:
             "dead_after_tokens": setup.dead_after_tokens,
             "seed": setup.seed,
             "device": setup.device,
+            "autocast": "bfloat16" if setup.autocast else None,
         },
         "baseline": baseline.trainer,
         "saelens_error": saelens_error,

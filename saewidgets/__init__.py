@@ -79,6 +79,9 @@ _EXPORTS = {
     "SteeringPanel": "saewidgets.widgets",
     "TokenHeatmap": "saewidgets.widgets",
     "link": "saewidgets.widgets",
+    "explore": "saewidgets.widgets",
+    "Workspace": "saewidgets.widgets",
+    "WorkspaceStateError": "saewidgets.widgets",
 }
 
 __all__ = sorted(["SAEWidgetsError", "__version__", *_EXPORTS])

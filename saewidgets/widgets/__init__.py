@@ -2,6 +2,7 @@
 
 from saewidgets.widgets.base import SAEWidget, link
 from saewidgets.widgets.dashboard import FeatureDashboard
+from saewidgets.widgets.explore import Workspace, WorkspaceStateError, explore
 from saewidgets.widgets.feature_browser import FeatureBrowser
 from saewidgets.widgets.graph_view import GraphView
 from saewidgets.widgets.heatmap import TokenHeatmap
@@ -14,5 +15,8 @@ __all__ = [
     "SAEWidget",
     "SteeringPanel",
     "TokenHeatmap",
+    "Workspace",
+    "WorkspaceStateError",
+    "explore",
     "link",
 ]

@@ -14,6 +14,7 @@ node, so every row still sums exactly to its target's value (minus bias terms).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -247,6 +248,7 @@ def attribute(
     window: int = 64,
     update_interval: int = 4,
     progress: bool = True,
+    on_progress: Callable[[float], None] | None = None,
 ) -> AttributionGraph:
     """Attribution graph of ``prompt``: which features, tokens and error terms drive the target.
 
@@ -262,7 +264,9 @@ def attribute(
     (each copy carries one target's gradient; memory grows with it). ``window``: the longest
     prompt accepted, in tokens (``max_prompt_tokens=`` is its deprecated old name);
     `attribution_memory` estimates the cost of a longer one. ``update_interval``: batches
-    between re-rankings of the features still to visit.
+    between re-rankings of the features still to visit. ``on_progress(fraction)`` is called
+    after each batch of feature rows (an exception it raises, such as a cancellation, stops
+    the build there).
 
     The graph's ``context`` is the `ReplacementContext` it was built with (the model and the
     frozen replacement model, for ``graph.intervene`` and `GraphView`); it is not serialised.
@@ -297,7 +301,14 @@ def attribute(
         )
         rc = _RowComputer(frozen, ids, sites, writes["embed"].float(), batch_size)
         rows, row_cols = _visit(
-            rc, sites, targets, max_feature_nodes, update_interval, batch_size, progress
+            rc,
+            sites,
+            targets,
+            max_feature_nodes,
+            update_interval,
+            batch_size,
+            progress,
+            on_progress,
         )
     graph, node_index = assemble(
         model,
@@ -385,7 +396,9 @@ def _targets(
     ]
 
 
-def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size, progress):
+def _visit(
+    rc: _RowComputer, sites, targets, budget, update_interval, batch_size, progress, on_progress
+):
     """Rows for the targets, then for features in influence order until the budget is spent."""
     depth = len(sites) + 2
     rows = rc.rows([(t.read, t.pos, t.vector) for t in targets])
@@ -422,6 +435,8 @@ def _visit(rc: _RowComputer, sites, targets, budget, update_interval, batch_size
             row_cols += take
             visited[take] = True
             bar.update(len(take))
+            if on_progress is not None:
+                on_progress(float(visited.sum()) / max(1, budget))
     return rows, row_cols
 
 

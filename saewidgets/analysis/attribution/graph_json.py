@@ -182,5 +182,3 @@ def _version() -> str:
 def _slug(prompt: str) -> str:
     keep = "".join(c.lower() if c.isalnum() else "-" for c in prompt)[:40].strip("-")
     return "-".join(p for p in keep.split("-") if p) or "graph"
-
-
