@@ -46,6 +46,7 @@ def explore(
     *,
     site: str | None = None,
     state: str | os.PathLike | Mapping | None = None,
+    stats_tokens: int = 100_000,
 ) -> Workspace:
     """Open a linked workspace: prompt box, token heatmap, feature dashboard and search,
     steering panel and (on request) the attribution graph of the prompt.
@@ -55,13 +56,16 @@ def explore(
     the others are computed the first time their dashboard opens (shipped SAEs: at once).
     ``site``: the site shown first (default: two thirds of the way down the loaded sites,
     where features are more about meaning than spelling). ``state``: a file written by
-    `Workspace.save` (or its dict) to restore.
+    `Workspace.save` (or its dict) to restore. ``stats_tokens``: held-out tokens per site
+    for statistics computed here.
     """
     if model is None:
         from saewidgets.model.model import load_model
 
         model = load_model()
-    workspace = Workspace(model, saes, stats=stats, prompt=prompt, site=site)
+    workspace = Workspace(
+        model, saes, stats=stats, prompt=prompt, site=site, stats_tokens=stats_tokens
+    )
     if state is not None:
         workspace.restore(state)
     return workspace
@@ -90,6 +94,7 @@ class Workspace(ipw.VBox):
         stats: FeatureStats | list | Mapping | None = None,
         prompt: str | None = None,
         site: str | None = None,
+        stats_tokens: int = 100_000,
     ) -> None:
         if not isinstance(model, Model):
             raise TypeError(f"explore needs a sw.Model, got {type(model).__name__}")
@@ -112,6 +117,9 @@ class Workspace(ipw.VBox):
         if not prompt.strip():
             raise ValueError("the prompt is empty; pass some text (or None for the default)")
 
+        if not isinstance(stats_tokens, int) or stats_tokens < 1_000:
+            raise ValueError(f"stats_tokens must be an integer ≥ 1,000, got {stats_tokens!r}")
+        self._stats_tokens = stats_tokens
         self._runner = TaskRunner(self, thread_name="saewidgets-explore")
         self._browsers: dict[str, FeatureBrowser] = {}
         self._syncing = False
@@ -270,10 +278,13 @@ class Workspace(ipw.VBox):
         """Statistics for a site seen for the first time, computed in the background."""
         self._runner.submit(
             "stats",
-            lambda ctx: feature_stats(self.model, self.saes[site], progress=False),
+            lambda ctx: feature_stats(
+                self.model, self.saes[site], n_tokens=self._stats_tokens, progress=False
+            ),
             lambda st: self._stats_ready(site, st),
-            message=f"computing statistics for {site} (100,000 tokens; about a minute on a "
-            "laptop CPU, cached on disk afterwards)…",
+            message=f"computing statistics for {site} over {self._stats_tokens:,} tokens "
+            f"(about {max(1, round(self._stats_tokens / 2_000))} s on 2 CPU cores; cached on "
+            "disk afterwards)…",
         )
 
     def _stats_ready(self, site: str, stats: FeatureStats) -> None:
@@ -404,7 +415,11 @@ class Workspace(ipw.VBox):
         if site not in self.saes:
             return
         if site != self.site:
-            self.site_picker.value = site
+            self._syncing = True  # the site's default feature must not move the graph's node
+            try:
+                self.site_picker.value = site
+            finally:
+                self._syncing = False
         self._follow(feature, source="graph")
 
     # -- tasks ------------------------------------------------------------------------------
@@ -434,8 +449,12 @@ class Workspace(ipw.VBox):
                 view.wait(timeout)
 
     def close(self) -> None:
-        self._runner.close()
-        for view in (self.heatmap, *self._browsers.values(), self.steering, self.graph):
+        # getattr: ipywidgets also closes a workspace whose __init__ raised half-way
+        runner = getattr(self, "_runner", None)
+        if runner is not None:
+            runner.close()
+        views = [getattr(self, name, None) for name in ("heatmap", "steering", "graph")]
+        for view in [*views, *getattr(self, "_browsers", {}).values()]:
             if view is not None:
                 view.close()
         super().close()
