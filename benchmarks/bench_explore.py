@@ -8,6 +8,9 @@ linked views inside JupyterLab.
    dashboard pane shows that feature's card (painted), measured in the page with
    `performance.now()`; the round trip goes through the kernel (the card is built there).
    Median of ``--clicks`` clicks on different features.
+3. The exported page of the quickstart workspace (the default prompt, one steering row with
+   five slider stops, the attribution graph): its size, and in Chromium with the network
+   blocked the time from navigation to every view rendered.
 
     .venv/bin/python benchmarks/bench_explore.py --clicks 9
 """
@@ -31,7 +34,9 @@ import saewidgets as sw
 model = sw.load_model()
 t0 = time.perf_counter(); ws = sw.explore(model); first = time.perf_counter() - t0
 t0 = time.perf_counter(); ws2 = sw.explore(model); second = time.perf_counter() - t0
-print("RESULT " + json.dumps({"first": first, "second": second}))
+ws.steer(strength=0.3); ws.steering.wait(); ws.build_graph(); ws.wait()
+html = ws.to_html(PAGE, stops=5)
+print("RESULT " + json.dumps({"first": first, "second": second, "page_bytes": len(html.encode())}))
 """
 
 CELLS = ["import saewidgets as sw\nws = sw.explore()\nws"]
@@ -55,10 +60,9 @@ CLICK = """
 """
 
 
-def first_view() -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", FIRST_VIEW], capture_output=True, text=True, check=True
-    )
+def first_view(page: Path) -> dict:
+    code = f"PAGE = {str(page)!r}\n" + FIRST_VIEW
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
     return json.loads(line.split(" ", 1)[1])
 
@@ -85,14 +89,34 @@ def selection_latency(clicks: int) -> list[float]:
             return times
 
 
+def page_paint(page: Path, runs: int = 5) -> float:
+    from browser import PageWatch, browser
+
+    times = []
+    with browser() as b:
+        for _ in range(runs):
+            tab = b.new_page(viewport={"width": 1400, "height": 1000})
+            PageWatch(tab)  # no network
+            tab.goto(page.as_uri())
+            tab.wait_for_selector("body[data-ready='true']", timeout=60_000)
+            times.append(tab.evaluate("window.saewRenderedAt"))
+            tab.close()
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=9)
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/explore.json"))
     args = parser.parse_args()
-    view = first_view()
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "workspace.html"
+        view = first_view(page)
+        paint = page_paint(page)
     times = selection_latency(args.clicks)
     report = {
+        "exported_page_bytes": view["page_bytes"],
+        "exported_page_all_views_rendered_ms": round(paint, 1),
         "explore_first_call_s": round(view["first"], 3),
         "explore_second_call_s": round(view["second"], 3),
         "selection_to_dashboard_ms": [round(t, 1) for t in times],

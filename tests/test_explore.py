@@ -9,6 +9,7 @@ import json
 
 import pytest
 import torch
+from browser import PageWatch
 
 import saewidgets as sw
 
@@ -185,3 +186,46 @@ def test_a_site_without_statistics_gets_them_in_the_background(model):
         assert ws.dashboard.stats.n_tokens >= 2_000
     finally:
         ws.close()
+
+
+def test_the_exported_page_has_every_view_and_sliders_that_work_offline(ws, tmp_path, chromium):
+    ws.prompt_box.value = "My favourite thing about the weekend is"
+    ws.wait()
+    ws.select(1598)  # any feature works; this one writes about food at layer 21
+    ws.steer(strength=0.3)
+    ws.steering.wait()
+    ws.build_graph()
+    ws.wait()
+    path = tmp_path / "workspace.html"
+    page_html = ws.to_html(path, stops=3)
+    precomputed = ws.steering.precompute(3, progress=False)
+    stops = precomputed["rows"][0]["stops"]
+    assert stops == [0.0, 0.3, 0.6]
+    texts = [t["text"] for t in precomputed["rows"][0]["texts"]]
+    assert texts[1] == ws.steering.result.text  # the row's own strength: what the kernel ran
+    for bundle in ("heatmap", "browser", "steering", "graphview"):  # each inlined once
+        assert page_html.count(f"id='saew-bundle-{bundle}'") == 1
+
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    watch = PageWatch(page)  # every network request is blocked
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='true']")
+    for view in (".saew-heatmap", ".saew-browser", ".saew-steering", ".saew-graph"):
+        page.wait_for_selector(f"{view}[data-ready='true']")
+    # linked in the page: a chip clicked in the heatmap opens that feature's card
+    chip = page.locator(".saew-heatmap .saew-chip").nth(2)
+    feature = chip.get_attribute("data-feature")
+    chip.click()
+    page.wait_for_selector(f".saew-browser .saew-card[data-feature='{feature}']")
+    # the slider moves between the carried stops and shows their texts
+    slider = page.locator(".saew-steer-slider")
+    steered = page.locator(".saew-steer-out[data-role='steered'] .saew-steer-text")
+    for value, expected in ((0.58, texts[2]), (0.02, texts[0]), (0.31, texts[1])):
+        slider.fill(str(value))
+        page.wait_for_function(
+            "([sel, text]) => document.querySelector(sel).textContent === text",
+            arg=[".saew-steer-out[data-role='steered'] .saew-steer-text", expected],
+        )
+    assert steered.text_content() == texts[1]
+    assert texts[0] != texts[2]  # the stops carry different texts
+    assert watch.network == [] and watch.errors == []

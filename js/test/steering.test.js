@@ -3,8 +3,11 @@ import { test } from "node:test";
 import {
   editedRows,
   measureText,
+  nearestStop,
   outputState,
   rowKey,
+  rowStops,
+  rowsAtStop,
   sameKeys,
   shiftText,
   shortSite,
@@ -131,4 +134,31 @@ test("an output column shows only the newest run while a kernel runs", () => {
   // an exported page shows what it carries, whatever run it came from
   assert.equal(outputState(done, 9, false).stale, false);
   assert.equal(outputState(undefined, 0, false).run, "-1");
+});
+
+test("an exported page snaps a slider to the nearest precomputed stop", () => {
+  const pre = {
+    rows: [{ stops: [0, 0.5, 1], texts: [{ text: "a" }, { text: "b" }, { text: "c" }] }],
+  };
+  assert.deepEqual(rowStops(pre, 0).stops, [0, 0.5, 1]);
+  assert.equal(rowStops(pre, 1), null);
+  assert.equal(rowStops({ rows: [{ stops: [0, 1], texts: [{}] }] }, 0), null); // incomplete
+  assert.equal(rowStops(undefined, 0), null);
+  assert.equal(nearestStop([0, 0.5, 1], 0.7), 1);
+  assert.equal(nearestStop([0, 0.5, 1], 0.26), 1);
+  assert.equal(nearestStop([0, 0.5, 1], 0.25), 0);
+  assert.equal(nearestStop([-1, 0, 1], -0.9), 0);
+});
+
+test("moving one row in a page puts the others back at their exported strengths", () => {
+  const exported = [
+    { ...ROW, strength: 0.3 },
+    { ...ROW, feature: 9, strength: 0.1 },
+  ];
+  const moved = rowsAtStop(exported, 1, 0.4);
+  assert.deepEqual(
+    moved.map((r) => r.strength),
+    [0.3, 0.4],
+  );
+  assert.equal(exported[1].strength, 0.1); // not mutated
 });

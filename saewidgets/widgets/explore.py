@@ -459,6 +459,75 @@ class Workspace(ipw.VBox):
                 view.close()
         super().close()
 
+    # -- the offline page -------------------------------------------------------------------
+
+    def to_html(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        title: str = "saewidgets workspace",
+        stops: int | list[float] | None = 5,
+        features: list[int] | None = None,
+    ) -> str:
+        """One self-contained page with every view, linked as here (a feature clicked in the
+        heatmap opens its card in the dashboard). The dashboard carries the cards of the
+        heatmap's strongest features at the shown site plus ``features``; the steering panel
+        carries the steered text at ``stops`` strengths per row (`SteeringPanel.slider_stops`),
+        so its sliders still change the text in the page, with no kernel. Returns the HTML and
+        writes it to ``path`` when given."""
+        from saewidgets.widgets.base import _static
+        from saewidgets.widgets.html_export import render_views_page
+
+        self.wait()
+        site = self.site
+        views, layout, links = [], [], []
+
+        def add(widget, state) -> int:
+            views.append(
+                {
+                    "bundle_name": widget._bundle,
+                    "bundle": _static(f"{widget._bundle}.js").read_text(encoding="utf-8"),
+                    "css": _static(f"{widget._bundle}.css").read_text(encoding="utf-8"),
+                    "state": state,
+                }
+            )
+            return len(views) - 1
+
+        heat = add(self.heatmap, self.heatmap._state_for_export())
+        row = [heat]
+        if self.dashboard is not None:
+            chosen = [int(r[0]) for r in self.heatmap._summary.get(site) or []]
+            chosen += [self.heatmap.selected_feature, *(features or [])]
+            chosen = [f for f in dict.fromkeys(chosen) if f >= 0]
+            dash = add(self.dashboard, self.dashboard._state_for_export(features=chosen))
+            row.append(dash)
+            links.append(
+                {"traits": [[heat, "selected_feature"], [dash, "selected_feature"]], "same": "site"}
+            )
+        layout.append(row)
+        if self.steering is not None:
+            export_stops = stops if self.steering.rows else None
+            layout.append([add(self.steering, self.steering._state_for_export(export_stops))])
+        if self.graph is not None:
+            layout.append([add(self.graph, self.graph._state_for_export())])
+        head = (
+            "<header class='saew-page-head'><h1>"
+            + _escape(title)
+            + "</h1><div>prompt: <b>"
+            + _escape(self.prompt)
+            + "</b> · site: <b>"
+            + _escape(site)
+            + "</b> · "
+            + _escape(self.model.name)
+            + "</div></header>"
+        )
+        page = render_views_page(
+            views=views, links=links, layout=layout, title=title, head_html=head
+        )
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
     # -- state ------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:

@@ -74,6 +74,8 @@ class SteeringPanel(SAEWidget):
     _search_results = traitlets.List().tag(sync=True)
     _sweep = traitlets.Dict().tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
+    # Texts at slider stops, only in exported pages (see `precompute`).
+    _precomputed = traitlets.Dict().tag(sync=True)
 
     @renamed(sae="saes")
     def __init__(
@@ -302,6 +304,78 @@ class SteeringPanel(SAEWidget):
             "seconds": round(result.seconds, 3),
             "measures": measures,
         }
+
+    # -- exported pages: texts at slider stops ----------------------------------------------
+
+    def slider_stops(self, stops: int | Sequence[float] = 5) -> list[list[float]]:
+        """The strengths an exported page carries texts for, per row: ``stops`` evenly spaced
+        from 0 to twice the row's strength (to half its limit when the strength is 0), or
+        the given strengths for every row. The row's own strength is always among them."""
+        out = []
+        for row in self.rows:
+            if row["mode"] == "ablate":
+                out.append([])  # no strength to move
+                continue
+            if isinstance(stops, int):
+                if not 2 <= stops <= 12:
+                    raise SteeringError(f"stops must be 2..12 per row, got {stops}")
+                end = 2 * row["strength"] if row["strength"] else row["limit"] / 2
+                values = np.linspace(0.0, end, stops).tolist()
+            else:
+                values = [float(v) for v in stops]
+                bad = [v for v in values if abs(v) > row["limit"]]
+                if bad:
+                    raise SteeringError(
+                        f"stops {bad} are outside the slider's range ±{row['limit']}"
+                    )
+            out.append(sorted({round(v, 4) for v in [*values, row["strength"]]}))
+        return out
+
+    def precompute(self, stops: int | Sequence[float] = 5, progress: bool = True) -> dict:
+        """Generate the steered text at each slider stop of each row, the other rows at their
+        strengths (what an exported page shows when a slider is dragged; no kernel there)."""
+        from tqdm.auto import tqdm
+
+        if not self.prompt.strip():
+            raise SteeringError("the prompt is empty: there is nothing to precompute")
+        plan = self.slider_stops(stops)
+        settings = self._settings()
+        rows: list[dict] = []
+        total = sum(len(values) for values in plan)
+        with tqdm(total=total, desc="slider stops", disable=not progress) as bar:
+            for index, values in enumerate(plan):
+                texts = []
+                for value in values:
+                    items = self.interventions()
+                    items[index] = Intervention(
+                        self._saes[self.rows[index]["site"]],
+                        self.rows[index]["feature"],
+                        value,
+                        self.rows[index]["mode"],
+                    )
+                    result = steer(self._model, self.prompt, items, stats=self._stats, **settings)
+                    texts.append(self._final(-1, result))
+                    bar.update(1)
+                rows.append({"stops": values, "texts": texts})
+        return {"prompt": self.prompt, "rows": rows}
+
+    def _state_for_export(self, stops: int | Sequence[float] | None = None) -> dict:
+        state = super()._state_for_export()
+        if stops is not None and self.rows:
+            state["_precomputed"] = self.precompute(stops)
+        return state
+
+    def to_html(
+        self,
+        path=None,
+        *,
+        title: str = "saewidgets steering",
+        stops: int | Sequence[float] | None = 5,
+    ) -> str:
+        """A self-contained page. With ``stops`` (default 5 per row; None: none) it carries the
+        steered text at that many strengths of each row (`slider_stops`), so dragging a slider
+        in the page shows the text for the nearest stop without a kernel."""
+        return super().to_html(path, title=title, stops=stops)
 
     # -- sweep and search (front-end requests) ----------------------------------------------
 

@@ -5,7 +5,10 @@ import { readTask } from "../lib/task.js";
 import {
   editedRows,
   MODES,
+  nearestStop,
   rowKey,
+  rowStops,
+  rowsAtStop,
   sameKeys,
   shortSite,
   strengthText,
@@ -19,6 +22,9 @@ export function featureRows(model, { off, offTitle }) {
   let commitTimer = null;
   let cancelSent = false;
   let views = [];
+  // An exported page may carry texts at a few strengths per row: its sliders then move
+  // between those stops and show their texts, without a kernel.
+  const exported = model.get("rows") || [];
 
   const commit = () => {
     clearTimeout(commitTimer);
@@ -31,6 +37,7 @@ export function featureRows(model, { off, offTitle }) {
   };
 
   function rowView(row, index) {
+    const stops = off ? rowStops(model.get("_precomputed"), index) : null;
     const slider = h("input", {
       class: "saew-steer-slider",
       type: "range",
@@ -38,8 +45,11 @@ export function featureRows(model, { off, offTitle }) {
       max: row.limit,
       step: row.limit / 100,
       "aria-label": `strength of feature ${row.feature}`,
-      disabled: off || row.mode === "ablate" || undefined,
-      title: offTitle,
+      disabled: (off && !stops) || row.mode === "ablate" || undefined,
+      title: stops
+        ? `this page carries the text at ${stops.stops.length} strengths: ${stops.stops.join(", ")}`
+        : offTitle,
+      dataset: stops ? { stops: stops.stops.join(",") } : {},
     });
     slider.value = row.strength;
     const value = h("span", { class: "saew-steer-value" }, strengthText(row, row.strength));
@@ -65,6 +75,7 @@ export function featureRows(model, { off, offTitle }) {
       "✕",
     );
     slider.addEventListener("input", () => {
+      if (stops) slider.value = stops.stops[nearestStop(stops.stops, Number(slider.value))];
       value.textContent = strengthText({ ...row, mode: mode.value }, Number(slider.value));
       // a slider moving again makes the run in flight pointless: stop it now
       if (!cancelSent && readTask(model.get("_task")).state === "running") {
@@ -72,7 +83,12 @@ export function featureRows(model, { off, offTitle }) {
         cancelSent = true;
       }
     });
-    slider.addEventListener("change", commit);
+    slider.addEventListener("change", () => {
+      if (!stops) return commit();
+      const k = nearestStop(stops.stops, Number(slider.value));
+      model.set("rows", rowsAtStop(exported, index, stops.stops[k]));
+      model.set("_steered", { ...stops.texts[k], run: model.get("_run") });
+    });
     mode.addEventListener("change", () => {
       slider.disabled = mode.value === "ablate";
       sweep.disabled = mode.value === "ablate";
@@ -108,9 +124,9 @@ export function featureRows(model, { off, offTitle }) {
       value: () => Number(slider.value),
       mode: () => mode.value,
       update(next) {
-        if (document.activeElement !== slider) slider.value = next.strength;
+        if (document.activeElement !== slider || stops) slider.value = next.strength;
         mode.value = next.mode;
-        slider.disabled = off || next.mode === "ablate";
+        slider.disabled = (off && !stops) || next.mode === "ablate";
         sweep.disabled = off || next.mode === "ablate"; // nothing to sweep once ablated
         value.textContent = strengthText(next, next.strength);
         row = next;

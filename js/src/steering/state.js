@@ -117,3 +117,29 @@ export function sweepStrength(unit) {
 export function sweepTitle(sweep) {
   return `#${sweep.feature} ${sweep.label || ""} (${sweep.mode})`;
 }
+
+/**
+ * The texts an exported page carries for row `index` (`_precomputed`, see
+ * `SteeringPanel.precompute`): `{ stops, texts }`, or null when it has none.
+ */
+export function rowStops(precomputed, index) {
+  const row = precomputed?.rows?.[index];
+  return row?.stops?.length && row.texts?.length === row.stops.length ? row : null;
+}
+
+/** Index of the stop nearest to `value` (the first of two equally near). */
+export function nearestStop(stops, value) {
+  let best = 0;
+  for (let i = 1; i < stops.length; i++) {
+    if (Math.abs(stops[i] - value) < Math.abs(stops[best] - value)) best = i;
+  }
+  return best;
+}
+
+/**
+ * The rows after row `index` moved to `strength` in an exported page: the others go back to
+ * the strengths the page was exported with (the only combinations it has texts for).
+ */
+export function rowsAtStop(exported, index, strength) {
+  return exported.map((r, i) => (i === index ? { ...r, strength } : { ...r }));
+}
