@@ -86,4 +86,3 @@ def test_shipped_saes_load_and_reconstruct(embedded_model):
     # the README's 10k-token sample (see its note on generated prose).
     assert (table.explained_variance >= 0.5).all(), shown
     assert (table.l0 <= 64).all() and (table.ce_loss_recovered >= 0.85).all(), shown
-
