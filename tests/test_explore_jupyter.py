@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import urllib.request
 
 import pytest
 from browser import PageWatch
-from test_jupyter import _run_all, _serve
+from test_jupyter import _run_all, _saved_widget_state, _serve
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +38,13 @@ def _printed(page, tag: str) -> dict:
     output = page.locator(".jp-OutputArea-output", has_text=re.compile(f"{tag}=")).first
     output.wait_for(timeout=120_000)
     return json.loads(output.text_content().split(f"{tag}=", 1)[1].splitlines()[0])
+
+
+def _widget_state_when_written(path) -> dict:
+    try:  # the file is empty for a moment while JupyterLab writes it
+        return _saved_widget_state(path)
+    except Exception:
+        return {}
 
 
 def test_explore_links_every_view_inside_jupyterlab(tmp_path, chromium):
@@ -117,3 +126,28 @@ def test_explore_links_every_view_inside_jupyterlab(tmp_path, chromium):
         expect(second.locator(".saew-graph[data-ready='true']")).to_have_count(1, timeout=120_000)
         foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
         assert foreign == []
+
+        # save the notebook, stop the kernel, reopen: the workspace shows its last views
+        page.click(".jp-Notebook")
+        page.keyboard.press("Control+s")
+        notebook = tmp_path / "test.ipynb"
+        end = time.monotonic() + 60
+        while not _widget_state_when_written(notebook) and time.monotonic() < end:
+            time.sleep(0.25)  # polling interval of a bounded wait for the save, not a delay
+        assert _widget_state_when_written(notebook), "the saved notebook has no widget state"
+        base = url.split("/lab/")[0]
+        for kernel in json.load(urllib.request.urlopen(f"{base}/api/kernels")):
+            request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}", method="DELETE")
+            urllib.request.urlopen(request)
+        fresh = chromium.new_page(viewport={"width": 1500, "height": 1100})
+        fresh.goto(url)
+        reopened = fresh.locator(".saew-explore").first
+        expect(reopened.locator(".saew-heatmap[data-ready='true']")).to_have_count(
+            1, timeout=120_000
+        )
+        expect(reopened.locator(".saew-heatmap .saew-docs")).to_contain_text("Eiffel")
+        expect(
+            reopened.locator(f".saew-browser .saew-card[data-feature='{node_feature}']")
+        ).to_have_count(1, timeout=60_000)
+        expect(reopened.locator(".saew-steer-slider")).to_have_count(1)
+        expect(reopened.locator(".saew-graph[data-ready='true']")).to_have_count(1)
