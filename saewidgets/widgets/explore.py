@@ -139,8 +139,16 @@ class Workspace(ipw.VBox):
             description="Site",
             layout=ipw.Layout(width="300px"),
         )
-        self.graph_button = ipw.Button(description="Attribution graph", icon="project-diagram")
-        self.cancel_button = ipw.Button(description="Cancel", disabled=True)
+        self.graph_button = ipw.Button(
+            description="Attribution graph",
+            icon="project-diagram",
+            tooltip="build the attribution graph of the prompt (which features drive the next "
+            "token)",
+            layout=ipw.Layout(width="auto", min_width="170px"),
+        )
+        self.cancel_button = ipw.Button(
+            description="Cancel", disabled=True, layout=ipw.Layout(width="auto")
+        )
         self.status = ipw.HTML(value="")
         self.progress = ipw.FloatProgress(
             min=0.0, max=1.0, layout=ipw.Layout(width="160px", visibility="hidden")
@@ -173,7 +181,8 @@ class Workspace(ipw.VBox):
                 bar,
                 status_row,
                 ipw.HBox([self._heat_box, self._dash_box], layout=ipw.Layout(width="100%")),
-                *([self.steering] if self.steering else []),
+                *([_heading("Steering"), self.steering] if self.steering else []),
+                _heading("Attribution graph"),
                 self._graph_box,
             ],
             layout=ipw.Layout(width="100%"),
@@ -661,13 +670,20 @@ class Workspace(ipw.VBox):
 
 
 def _pane(flex: str) -> ipw.Layout:
-    return ipw.Layout(flex=flex, min_width="320px", overflow="auto", margin="0 8px 0 0")
+    # A bounded height keeps the steering panel and the graph in reach below a long card.
+    return ipw.Layout(
+        flex=flex, min_width="320px", max_height="720px", overflow="auto", margin="0 8px 0 0"
+    )
 
 
 def _escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def _heading(text: str) -> ipw.HTML:
+    return ipw.HTML(f"<h4 style='margin:12px 0 4px'>{_escape(text)}</h4>")
 
 
 def _note(text: str) -> ipw.HTML:
