@@ -151,3 +151,35 @@ def test_explore_links_every_view_inside_jupyterlab(tmp_path, chromium):
         ).to_have_count(1, timeout=60_000)
         expect(reopened.locator(".saew-steer-slider")).to_have_count(1)
         expect(reopened.locator(".saew-graph[data-ready='true']")).to_have_count(1)
+
+
+def test_explore_in_notebook_7(tmp_path, chromium):
+    """The same workspace in Notebook 7: it renders, a typed prompt re-traces, and a token's
+    top feature opens in the dashboard."""
+    from playwright.sync_api import expect
+
+    with _serve("notebook", tmp_path, CELLS[:1]) as url:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1100})
+        watch = PageWatch(page, block_network=False)
+        _run_all(page, "notebook", url)
+        root = page.locator(".saew-explore").first
+        heatmap = root.locator(".saew-heatmap[data-ready='true']")
+        expect(heatmap).to_have_count(1, timeout=180_000)
+        expect(root.locator(".saew-browser[data-ready='true']")).to_have_count(1, timeout=60_000)
+        box = root.locator(".widget-text input").first
+        box.fill("Rain fell on the old harbour.")
+        box.press("Enter")
+        expect(heatmap.locator(".saew-docs")).to_contain_text("harbour", timeout=60_000)
+        heatmap.locator(".saew-docs .saew-tok").nth(2).click()
+        top = page.locator(".saew-tooltip[data-pinned='true'] .saew-tip-feature").first
+        top.wait_for(timeout=30_000)
+        feature = top.get_attribute("data-feature")
+        top.click()
+        expect(root.locator(f".saew-browser .saew-card[data-feature='{feature}']")).to_have_count(
+            1, timeout=60_000
+        )
+        width = root.bounding_box()["width"]
+        panes = [root.locator(s).bounding_box() for s in (".saew-heatmap", ".saew-browser")]
+        assert all(p["width"] > 0.3 * width for p in panes)  # side by side, neither squeezed
+        foreign = [u for u in watch.network if not u.startswith("http://127.0.0.1")]
+        assert foreign == []
