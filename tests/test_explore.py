@@ -50,6 +50,9 @@ def test_one_selection_reaches_every_view(ws):
     # the dashboard's own "steer this feature" button reaches the same panel
     ws.dashboard._on_message(ws.dashboard, {"type": "steer", "feature": 7}, [])
     assert [r["feature"] for r in ws.steering.rows] == [300, 7]
+    ws.heatmap.selected_feature = 11  # and the bar's "Steer" takes the selection of any view
+    ws.steer_button.click()
+    assert [r["feature"] for r in ws.steering.rows] == [300, 7, 11]
 
 
 def test_a_new_prompt_and_a_new_site_flow_through(ws):
@@ -173,7 +176,7 @@ def test_saes_for_another_model_are_refused_before_anything_renders(model):
         sw.explore(model, "embedded", prompt="   ")
 
 
-def test_a_site_without_statistics_gets_them_in_the_background(model):
+def test_a_site_without_statistics_gets_them_in_the_background(model, saes):
     fresh = sw.SAE(576, 96, "topk", k=4, site="blocks.5.hook_resid_post", seed=1)
     with torch.no_grad():
         fresh.b_enc.fill_(0.01)
@@ -184,6 +187,19 @@ def test_a_site_without_statistics_gets_them_in_the_background(model):
         ws.wait()
         assert ws.dashboard is not None and ws._dash_box.children == (ws.dashboard,)
         assert ws.dashboard.stats.n_tokens >= 2_000
+    finally:
+        ws.close()
+    # picked later, with the progress watched: it reports fractions and a time left
+    other = sw.SAE(576, 96, "topk", k=4, site="blocks.6.hook_resid_post", seed=2)
+    ws = sw.explore(model, {**saes, other.site: other}, site=SITE, stats_tokens=4_000)
+    seen = []
+    ws.observe(lambda c: seen.append(c["new"]), names="_task")
+    try:
+        ws.site_picker.value = other.site
+        ws.wait()
+        assert ws.dashboard.site == other.site
+        reports = [t for t in seen if t["name"] == "stats" and t["progress"] is not None]
+        assert any(0 < t["progress"] < 1 and "%" in t["message"] for t in reports), seen
     finally:
         ws.close()
 

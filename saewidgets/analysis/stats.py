@@ -23,6 +23,7 @@ import json
 import os
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -720,6 +721,7 @@ def feature_stats(
     site: str | None = None,
     cache: bool | str | Path = True,
     progress: bool = True,
+    on_progress: Callable[[float], None] | None = None,
 ) -> FeatureStats:
     """Dashboard statistics for every feature of ``sae`` over ``n_tokens`` tokens (default
     100,000) of ``corpus`` (default: the held-out split of the offline corpus), in one pass.
@@ -728,7 +730,9 @@ def feature_stats(
     For an SAE shipped with the package, asked with the default corpus, ``n_tokens`` and
     ``window`` (and no cache folder), this returns the compact statistics shipped with it
     at once, without running the model (`shipped_stats`; their sample is held-out text of the
-    broad corpus). Pass ``corpus`` or ``n_tokens`` to run the pass instead."""
+    broad corpus). Pass ``corpus`` or ``n_tokens`` to run the pass instead.
+    ``on_progress(fraction)`` is called after each batch of windows (an exception it raises,
+    such as a cancellation, stops the pass)."""
     from saewidgets.corpus import default
 
     site, sae = sae_at(sae, model, site)  # the checks every entry point shares
@@ -772,6 +776,8 @@ def feature_stats(
     for start in tqdm(
         range(0, len(windows), batch_windows), desc="feature stats", disable=not progress
     ):
+        if on_progress is not None:
+            on_progress(start / max(1, len(windows)))
         ids = torch.from_numpy(windows[start : start + batch_windows])
         acts = model.read_sites(ids, torch.ones_like(ids), [site])[site]
         keep = model.content_mask(ids).reshape(-1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,13 @@ class Workspace(ipw.VBox):
             "token)",
             layout=ipw.Layout(width="auto", min_width="170px"),
         )
+        self.steer_button = ipw.Button(
+            description="Steer",
+            icon="sliders-h",
+            tooltip="add the selected feature (from any view) to the steering panel",
+            layout=ipw.Layout(width="auto"),
+            disabled=not any(not sae.is_transcoder for sae in all_saes.values()),
+        )
         self.cancel_button = ipw.Button(
             description="Cancel", disabled=True, layout=ipw.Layout(width="auto")
         )
@@ -154,7 +162,13 @@ class Workspace(ipw.VBox):
             min=0.0, max=1.0, layout=ipw.Layout(width="160px", visibility="hidden")
         )
         bar = ipw.HBox(
-            [self.prompt_box, self.site_picker, self.graph_button, self.cancel_button],
+            [
+                self.prompt_box,
+                self.site_picker,
+                self.steer_button,
+                self.graph_button,
+                self.cancel_button,
+            ],
             layout=ipw.Layout(width="100%", align_items="center"),
         )
         status_row = ipw.HBox([self.progress, self.status], layout=ipw.Layout(width="100%"))
@@ -196,6 +210,7 @@ class Workspace(ipw.VBox):
         self.prompt_box.observe(self._on_prompt, names="value")
         self.site_picker.observe(self._on_site, names="value")
         self.graph_button.on_click(lambda _: self.build_graph())
+        self.steer_button.on_click(lambda _: self._steer_clicked())
         self.cancel_button.on_click(lambda _: self.cancel())
 
     # -- what is shown ----------------------------------------------------------------------
@@ -229,6 +244,12 @@ class Workspace(ipw.VBox):
         if feature < 0:
             raise ValueError("no feature is selected; pick one first or pass feature=")
         self.steering.add_feature(feature, site=site, strength=strength)
+
+    def _steer_clicked(self) -> None:
+        try:
+            self.steer()
+        except (SAEConfigError, ValueError) as error:
+            self._runner.fail("steer", str(error))
 
     # -- prompt and site --------------------------------------------------------------------
 
@@ -285,11 +306,28 @@ class Workspace(ipw.VBox):
 
     def _load_site(self, site: str) -> None:
         """Statistics for a site seen for the first time, computed in the background."""
+
+        def job(ctx: TaskContext) -> FeatureStats:
+            started = time.perf_counter()
+
+            def step(fraction: float) -> None:
+                ctx.check()  # a cancel (or a newer request) stops the pass between batches
+                elapsed = time.perf_counter() - started
+                left = elapsed * (1 - fraction) / fraction if fraction > 0.02 else None
+                eta = f", about {left:.0f} s left" if left is not None else ""
+                ctx.progress(fraction, f"statistics for {site}: {fraction:.0%}{eta}")
+
+            return feature_stats(
+                self.model,
+                self.saes[site],
+                n_tokens=self._stats_tokens,
+                progress=False,
+                on_progress=step,
+            )
+
         self._runner.submit(
             "stats",
-            lambda ctx: feature_stats(
-                self.model, self.saes[site], n_tokens=self._stats_tokens, progress=False
-            ),
+            job,
             lambda st: self._stats_ready(site, st),
             message=f"computing statistics for {site} over {self._stats_tokens:,} tokens "
             f"(about {max(1, round(self._stats_tokens / 2_000))} s on 2 CPU cores; cached on "
