@@ -49,3 +49,9 @@ def test_notebook_executes(path, tmp_path):
         )
         assert "saew-bundle" in (out / "paris-graph.html").read_text()
         assert (out / "paris-graph.json").is_file()
+    if path.name == "probing.ipynb":
+        assert "linear (all dimensions)" in text and "sparse (top 20 SAE features)" in text
+        printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+        assert "unsteered: P(positive)" in printed and "probe direction" in printed
+    if path.name == "quickstart.ipynb":
+        assert (out / "quickstart-workspace.json").is_file()

@@ -102,6 +102,30 @@ class ProbeResult:
     n_positive: int = 0
     folds: int = 5
     majority: float = 0.5  # accuracy of always answering the larger class
+    # the linear probe fitted on all the texts, in raw activation space (for `predict`)
+    weights: np.ndarray | None = field(default=None, repr=False)
+    bias: float = 0.0
+    window: int = 128
+
+    def predict(self, model: Model, texts: Sequence[str]) -> np.ndarray:
+        """The linear probe's probability of the concept for each of ``texts`` (for example
+        continuations a steering run wrote)."""
+        if self.weights is None:
+            raise ProbeError("this result carries no fitted probe")
+        raw, _ = _pooled(model, self.site, list(texts), None, self.window, 16, False)
+        return 1 / (1 + np.exp(-(raw @ self.weights + self.bias)))
+
+    def steering_sae(self) -> SAE:
+        """A one-feature SAE at this site whose decoder row is the probe's direction, so
+        ``sw.Intervention(result.steering_sae(), 0, strength)`` steers along it like any SAE
+        feature (strengths in × ‖x‖): the baseline an SAE feature should be compared with."""
+        if self.direction is None:
+            raise ProbeError("this result carries no probe direction")
+        sae = SAE(len(self.direction), 1, "relu", site=self.site)
+        with torch.no_grad():
+            sae.W_dec.copy_(torch.from_numpy(self.direction).reshape(1, -1))
+            sae.W_enc.copy_(torch.from_numpy(self.direction).reshape(-1, 1))
+        return sae
 
     @property
     def table(self) -> pd.DataFrame:
@@ -215,7 +239,7 @@ def probe(
     if feats is not None:
         order = _by_class_mean_gap(feats, y)
         chosen = {v: [int(c) for c in order[:v]] for v in ks}
-    weights = _fit(raw, y)[0]
+    weights, bias = _fit(raw, y)
     direction = (weights / max(np.linalg.norm(weights), 1e-12)).astype(np.float32)
     return ProbeResult(
         site=site,
@@ -229,6 +253,9 @@ def probe(
         n_positive=int(y.sum()),
         folds=folds,
         majority=float(max(y.mean(), 1 - y.mean())),
+        weights=weights,
+        bias=bias,
+        window=window,
     )
 
 
