@@ -14,3 +14,13 @@ test("the meta line", () => {
   assert.equal(metaLine(meta), "SmolLM2 · 123,456 tokens of default");
   assert.equal(metaLine({}), " · 0 tokens of ?");
 });
+
+test("a PruningMaxAct core is the span ending at the focus, clipped to the example", async () => {
+  const { coreIndices } = await import("../src/lib/examples.js");
+  assert.deepEqual(coreIndices(5, 3, 10), [3, 4, 5]);
+  assert.deepEqual(coreIndices(1, 12, 10), [0, 1]); // longer than what the example shows
+  assert.deepEqual(coreIndices(4, 1, 10), [4]);
+  assert.deepEqual(coreIndices(-1, 3, 10), []); // no focus
+  assert.deepEqual(coreIndices(4, 0, 10), []);
+  assert.deepEqual(coreIndices(4, undefined, 10), []);
+});

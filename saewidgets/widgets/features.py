@@ -48,6 +48,9 @@ class FeatureView(SAEWidget):
     _probe = traitlets.Dict().tag(sync=True)
     _meta = traitlets.Dict().tag(sync=True)
     _can_steer = traitlets.Bool(False).tag(sync=True)  # a steering panel is connected
+    # PruningMaxAct cores of the shown card's top examples ({"feature", "spans"}), computed in
+    # the background after the card is sent (live views only)
+    _pruned = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -146,7 +149,33 @@ class FeatureView(SAEWidget):
 
     @traitlets.observe("selected_feature")
     def _send_card(self, change) -> None:
-        self._card = self.card(change["new"]) if change["new"] >= 0 else {}
+        feature = change["new"]
+        self._card = self.card(feature) if feature >= 0 else {}
+        if self._model is not None and feature >= 0 and not self._card.get("dead"):
+            self._submit_pruning(feature)
+
+    def _submit_pruning(self, feature: int) -> None:
+        from saewidgets.analysis.pruning import prune_examples
+
+        model, sae, stats = self._model, self._sae, self._stats
+        n = len(self._card.get("top", []))
+        self.lane("pruning").submit(
+            "pruning",
+            lambda ctx: prune_examples(model, sae, stats, feature, n=n),
+            done=lambda spans: setattr(self, "_pruned", {"feature": feature, "spans": spans}),
+        )
+
+    def pruned(self, feature: int | None = None) -> list[dict]:
+        """The PruningMaxAct cores of a feature's top examples (default: the shown one), as the
+        dashboard highlights them: per example the core's length in tokens (ending at the
+        maximum) and the share of the activation it keeps."""
+        from saewidgets.analysis.pruning import prune_examples
+
+        if self._model is None:
+            raise ValueError("PruningMaxAct runs the model: pass model= and sae= to this view")
+        feature = self.selected_feature if feature is None else self._stats.check_feature(feature)
+        n = len(self.card(feature).get("top", []))  # the examples the card shows
+        return prune_examples(self._model, self._sae, self._stats, feature, n=n)
 
     @traitlets.observe("query")
     def _run_query(self, change) -> None:

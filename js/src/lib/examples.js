@@ -43,3 +43,32 @@ export function valueTooltips(container, tooltip) {
   });
   container.addEventListener("mouseleave", () => tooltip.hide());
 }
+
+/**
+ * Token indices of an example's PruningMaxAct core: the `length` tokens ending at its focus
+ * (clipped to what the example shows). Empty without a span.
+ */
+export function coreIndices(focus, length, nTokens) {
+  if (!(length > 0) || focus < 0 || focus >= nTokens) return [];
+  const first = Math.max(0, focus - length + 1);
+  return Array.from({ length: focus - first + 1 }, (_, i) => first + i);
+}
+
+/** Mark the cores of the top examples under `container` (`pruned.spans`, in example order). */
+export function markCores(container, spans = []) {
+  const rows = container.querySelectorAll(".saew-top-examples .saew-example");
+  rows.forEach((row, i) => {
+    const span = spans[i];
+    const tokens = [...row.children];
+    for (const t of tokens) t.classList.remove("saew-core");
+    if (!span) return;
+    const focus = tokens.findIndex((t) => t.classList.contains("saew-focus"));
+    for (const k of coreIndices(focus, span.length, tokens.length)) {
+      tokens[k].classList.add("saew-core");
+    }
+    row.dataset.core = String(span.length);
+    row.title =
+      `core: the last ${span.length} tokens up to the maximum keep ` +
+      `${Math.round(span.kept * 100)}% of its activation`;
+  });
+}

@@ -2,7 +2,7 @@
 // (from the kernel, or from the cards an exported page carries) plus the "test your text" box.
 import { renderCard } from "./card.js";
 import { clear, h } from "./dom.js";
-import { exampleRow } from "./examples.js";
+import { exampleRow, markCores } from "./examples.js";
 import {
   featureProblem,
   missingCardText,
@@ -85,6 +85,7 @@ export function featurePane(model, { tooltip, notice }) {
   function paint() {
     const feature = model.get("selected_feature");
     clear(node);
+    delete node.dataset.cores;
     if (feature < 0) {
       node.append(h("div", { class: "saew-empty" }, "no feature selected"));
       return;
@@ -99,10 +100,20 @@ export function featurePane(model, { tooltip, notice }) {
     node.append(renderCard(card, { onSelect, tooltip, extra: [testPanel] }));
     node.dataset.feature = String(feature);
     paintTest();
+    paintCores();
+  }
+
+  // PruningMaxAct cores arrive after the card (the kernel runs truncated prefixes)
+  function paintCores() {
+    const pruned = model.get("_pruned") || {};
+    if (pruned.feature !== model.get("selected_feature")) return;
+    markCores(node, pruned.spans);
+    node.dataset.cores = "true";
   }
 
   const events = ["change:selected_feature", "change:_card", "change:_can_steer"];
   for (const event of events) model.on(event, paint);
+  model.on("change:_pruned", paintCores);
   paint();
   return {
     node,
@@ -110,6 +121,7 @@ export function featurePane(model, { tooltip, notice }) {
     dispose() {
       box.dispose();
       for (const event of events) model.off(event, paint);
+      model.off("change:_pruned", paintCores);
     },
   };
 }
