@@ -77,6 +77,8 @@ _FLOAT16_IN_FILE = {
     "vocab_bottom_values",
     "neighbour_values",
     "cooccur_values",
+    "mi_values",
+    "mi_next_values",
 }
 
 
@@ -153,10 +155,48 @@ class FeatureStats:
     quantile_counts: np.ndarray | None = None  # [d_sae, n_bins] hits in each bin
     quantile_max: np.ndarray | None = None  # [d_sae] top of the binned range (largest value)
     source: str = ""  # the file these were read from (compact statistics)
+    # Mutual-information tokens (`mutual_information.py`), [d_sae, N_MI] each: computed from
+    # the activations on first use, and stored in compact statistics (which cannot recompute).
+    mi_ids: np.ndarray | None = None
+    mi_values: np.ndarray | None = None
+    mi_next_ids: np.ndarray | None = None
+    mi_next_values: np.ndarray | None = None
 
     @property
     def is_compact(self) -> bool:
         return bool(self.compact)
+
+    def _mutual_information(self) -> dict[str, np.ndarray] | None:
+        """The MI token arrays, computed (once) from the activations when not stored; None for
+        compact statistics written before they existed."""
+        if self.mi_ids is None:
+            if self.compact:
+                return None
+            from saewidgets.analysis.mutual_information import mutual_information_tokens
+
+            arrays = mutual_information_tokens(
+                np.asarray(self.token_ids), self.indptr, self.indices, self.d_sae
+            )
+            for name, value in arrays.items():
+                object.__setattr__(self, name, value)
+        return {
+            "mi_ids": self.mi_ids,
+            "mi_values": self.mi_values,
+            "mi_next_ids": self.mi_next_ids,
+            "mi_next_values": self.mi_next_values,
+        }
+
+    def mi_tokens(self, feature: int, next_token: bool = False) -> list[tuple[int, float]]:
+        """The tokens (or, with ``next_token``, the tokens just after) that tell the most
+        about where ``feature`` fires, as (token id, mutual information in bits), best first;
+        empty for compact statistics written before this was stored."""
+        feature = self.check_feature(feature)
+        arrays = self._mutual_information()
+        if arrays is None:
+            return []
+        kind = "mi_next" if next_token else "mi"
+        ids, values = arrays[f"{kind}_ids"][feature], arrays[f"{kind}_values"][feature]
+        return [(int(t), float(v)) for t, v in zip(ids, values, strict=True) if t >= 0]
 
     def token_text(self, token_id: int) -> str:
         token_id = int(token_id)
@@ -352,8 +392,10 @@ class FeatureStats:
         before = np.searchsorted(lo, keys, side="right") - 1
         keep = (before >= 0) & (reach[np.maximum(before, 0)] >= keys)
         counts = np.bincount(rows[keep], minlength=n_pos)
+        mi = self._mutual_information()  # needs every activation: computed before dropping them
         return replace(
             self,
+            **mi,
             indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             indices=self.indices[keep],
             values=self.values[keep],

@@ -163,6 +163,43 @@ function relatedPanel(title, rows, what, onSelect) {
   );
 }
 
+/** Tokens ranked by mutual information with the feature firing (bits), here and next. */
+function miPanel(card) {
+  const column = (title, rows, cls) =>
+    h(
+      "div",
+      { class: `saew-mi-col ${cls}` },
+      h("div", { class: "saew-muted" }, title),
+      rows.length
+        ? h(
+            "table",
+            { class: "saew-logits saew-mi" },
+            h(
+              "tbody",
+              {},
+              rows.map(([tok, v]) =>
+                h(
+                  "tr",
+                  {},
+                  h("td", { class: "saew-logit-tok" }, visibleText(tok)),
+                  h("td", { class: "saew-num", title: `${exact(v)} bits` }, fmt(v)),
+                ),
+              ),
+            ),
+          )
+        : h("div", { class: "saew-muted" }, "none"),
+    );
+  return panel(
+    "Telling tokens (mutual information, bits)",
+    h(
+      "div",
+      { class: "saew-mi-cols" },
+      column("this token", card.mi, "saew-mi-here"),
+      column("next token", card.mi_next, "saew-mi-next"),
+    ),
+  );
+}
+
 function examplesPanel(card) {
   const top = card.top.map((ex) => exampleRow(ex, card.max));
   const groups = card.quantiles.map((g, i) =>
@@ -206,6 +243,7 @@ export function renderCard(card, { onSelect, tooltip, extra = [] }) {
   grid.append(logitPanel(card));
   grid.append(relatedPanel("Nearest features (decoder cosine)", card.neighbours, "cos", onSelect));
   if (!card.dead) grid.append(relatedPanel("Fire together (Jaccard)", card.cooccur, "J", onSelect));
+  if (!card.dead && (card.mi?.length || card.mi_next?.length)) grid.append(miPanel(card));
   body.append(grid);
   if (!card.dead) body.append(...examplesPanel(card));
   valueTooltips(body, tooltip);
