@@ -176,7 +176,9 @@ def test_saes_for_another_model_are_refused_before_anything_renders(model):
         sw.explore(model, "embedded", prompt="   ")
 
 
-def test_a_site_without_statistics_gets_them_in_the_background(model, saes):
+def test_a_site_without_statistics_gets_them_in_the_background(model, saes, tmp_path, monkeypatch):
+    # an empty statistics cache, so the pass really runs (and reports) on every machine
+    monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path / "cache"))
     fresh = sw.SAE(576, 96, "topk", k=4, site="blocks.5.hook_resid_post", seed=1)
     with torch.no_grad():
         fresh.b_enc.fill_(0.01)

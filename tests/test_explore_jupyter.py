@@ -131,7 +131,8 @@ def test_explore_links_every_view_inside_jupyterlab(tmp_path, chromium):
         assert foreign == []
 
         # save the notebook, stop the kernel, reopen: the workspace shows its last views
-        page.click(".jp-Notebook")
+        # (focus a cell's prompt, not a widget: keys typed in a view stay in the view)
+        page.locator(".jp-InputPrompt").first.click()
         page.keyboard.press("Control+s")
         notebook = tmp_path / "test.ipynb"
         end = time.monotonic() + 60

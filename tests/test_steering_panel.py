@@ -159,7 +159,7 @@ def test_exported_panel_page(setup, tmp_path, chromium):
     panel.wait()
     assert len(panel.last_sweep.table) == 3
     path = tmp_path / "steer.html"
-    panel.to_html(path)
+    panel.to_html(path, stops=None)  # no texts at slider stops: the sliders need a kernel
     b = chromium
     page = b.new_page()
     watch = PageWatch(page)
@@ -181,8 +181,15 @@ def test_exported_panel_page(setup, tmp_path, chromium):
     expect(measures).to_have_count(2)
     assert page.evaluate("window.__pwned") is None
     assert watch.errors == [] and watch.network == []
-    state = json.loads(panel.to_html().split('id="saew-state">')[1].split("</script>")[0])
+    state = json.loads(panel.to_html(stops=None).split('id="saew-state">')[1].split("</script>")[0])
     assert state["_live"] is False
+    # by default a page carries texts at five stops per row, and its sliders move between them
+    panel.to_html(path)
+    page.goto(path.as_uri())
+    slider = page.locator(".saew-steer-slider").first
+    expect(slider).to_be_enabled()
+    stops = [float(v) for v in slider.get_attribute("data-stops").split(",")]
+    assert 0.7 in stops and len(stops) >= 5 and max(stops) == 1.0  # clipped to the slider
     panel.close()
 
 

@@ -23,6 +23,7 @@ import traitlets
 from saewidgets.analysis.inputs import SAEInput, saes_by_site, stats_by_site
 from saewidgets.analysis.stats import FeatureStats, feature_stats, sae_fingerprint, shipped_stats
 from saewidgets.analysis.trace import trace
+from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
 from saewidgets.sae.errors import SAEConfigError
 from saewidgets.widgets.feature_browser import FeatureBrowser
@@ -35,7 +36,7 @@ DEFAULT_PROMPT = "The Eiffel Tower is in Paris."
 STATE_VERSION = 1
 
 
-class WorkspaceStateError(ValueError):
+class WorkspaceStateError(SAEWidgetsError, ValueError):
     """A saved workspace that does not fit this model, these SAEs or this format."""
 
 

@@ -309,8 +309,9 @@ class SteeringPanel(SAEWidget):
 
     def slider_stops(self, stops: int | Sequence[float] = 5) -> list[list[float]]:
         """The strengths an exported page carries texts for, per row: ``stops`` evenly spaced
-        from 0 to twice the row's strength (to half its limit when the strength is 0), or
-        the given strengths for every row. The row's own strength is always among them."""
+        from 0 to twice the row's strength (at most the slider's limit; half the limit when
+        the strength is 0), or the given strengths for every row. The row's own strength is
+        always among them."""
         out = []
         for row in self.rows:
             if row["mode"] == "ablate":
@@ -320,6 +321,7 @@ class SteeringPanel(SAEWidget):
                 if not 2 <= stops <= 12:
                     raise SteeringError(f"stops must be 2..12 per row, got {stops}")
                 end = 2 * row["strength"] if row["strength"] else row["limit"] / 2
+                end = float(np.clip(end, -row["limit"], row["limit"]))  # what the slider reaches
                 values = np.linspace(0.0, end, stops).tolist()
             else:
                 values = [float(v) for v in stops]
