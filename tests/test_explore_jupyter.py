@@ -73,6 +73,8 @@ def test_explore_links_every_view_inside_jupyterlab(tmp_path, chromium):
         top.click()
         card = root.locator(f".saew-browser .saew-card[data-feature='{feature}']")
         expect(card).to_have_count(1, timeout=60_000)
+        # the shipped statistics carry its telling tokens (mutual information)
+        expect(card.locator(".saew-mi-here .saew-logit-tok").first).to_be_visible()
         # its top examples get their PruningMaxAct cores from the kernel a moment later
         cores = root.locator(".saew-browser .saew-feature-pane[data-cores='true'] .saew-core")
         expect(cores.first).to_be_visible(timeout=60_000)

@@ -182,7 +182,8 @@ function miPanel(card) {
                   "tr",
                   {},
                   h("td", { class: "saew-logit-tok" }, visibleText(tok)),
-                  h("td", { class: "saew-num", title: `${exact(v)} bits` }, fmt(v)),
+                  // bits are tiny for a feature that fires on a few % of tokens: show mbit
+                  h("td", { class: "saew-num", title: `${exact(v)} bits` }, fmt(v * 1000)),
                 ),
               ),
             ),
@@ -190,7 +191,7 @@ function miPanel(card) {
         : h("div", { class: "saew-muted" }, "none"),
     );
   return panel(
-    "Telling tokens (mutual information, bits)",
+    "Telling tokens (mutual information, millibits)",
     h(
       "div",
       { class: "saew-mi-cols" },
