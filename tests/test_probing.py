@@ -57,6 +57,9 @@ def test_sentiment_reads_off_layer_21(embedded_model, sae):
     assert result.sparse[20] >= 0.75  # twenty features of 4,608 carry most of it
     assert max(result.sparse.values()) <= result.linear + 0.05
     assert len(result.features[20]) == 20 and result.features[20][:5] == result.features[5]
+    import json
+
+    assert json.loads(json.dumps(result.to_json()))["sparse"]["20"] == result.sparse[20]
     table = result.table
     assert table.probe.iloc[0].startswith("linear") and len(table) == 5
     fig = result.figure()

@@ -179,6 +179,21 @@ class ProbeResult:
         )
         return themed(fig)
 
+    def to_json(self) -> dict:
+        """Everything but the fitted weights, as plain JSON types."""
+        return {
+            "site": self.site,
+            "linear": self.linear,
+            "linear_std": self.linear_std,
+            "sparse": {str(k): v for k, v in self.sparse.items()},
+            "sparse_std": {str(k): v for k, v in self.sparse_std.items()},
+            "features": {str(k): v for k, v in self.features.items()},
+            "n_texts": self.n_texts,
+            "n_positive": self.n_positive,
+            "folds": self.folds,
+            "majority": self.majority,
+        }
+
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
 

@@ -102,9 +102,7 @@ def feature_card(stats: FeatureStats, feature: int, lookup) -> dict:
     ]
     # tokens that tell the most about where it fires (mutual information, bits)
     for key, after in (("mi", False), ("mi_next", True)):
-        card[key] = [
-            [stats.token_text(t), float(f"{v:.3g}")] for t, v in stats.mi_tokens(f, after)
-        ]
+        card[key] = [[stats.token_text(t), float(f"{v:.3g}")] for t, v in stats.mi_tokens(f, after)]
     window = {"left": LEFT, "right": RIGHT}
     card["top"] = [_example(stats, ex) for ex in stats.top_examples(f, N_TOP_EXAMPLES, **window)]
     card["quantiles"] = [
