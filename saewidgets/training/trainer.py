@@ -432,13 +432,17 @@ def _default_cache_folder(
     return cache_dir("activations", hashlib.blake2b(key.encode(), digest_size=8).hexdigest())
 
 
+def _run_config(config: TrainConfig | None, n_tokens: int, epochs: float) -> TrainConfig:
+    """The config of a run over ``n_tokens`` × ``epochs`` tokens (its number of steps set)."""
+    base = config or TrainConfig()
+    cfg = replace(base, n_steps=max(1, int(n_tokens * epochs) // base.batch_size))
+    cfg.validate()
+    return cfg
+
+
 def _prepare(model, sites, corpus, n_tokens, epochs, window, config, cache_folder, progress):
     corpus = corpus if corpus is not None else default_corpus().split("train")
-    cfg = replace(
-        config or TrainConfig(),
-        n_steps=max(1, int(n_tokens * epochs) // (config or TrainConfig()).batch_size),
-    )
-    cfg.validate()
+    cfg = _run_config(config, n_tokens, epochs)
     folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, window)
     cache = cache_activations(
         model, sites, corpus, n_tokens, folder, window=window, progress=progress
@@ -550,8 +554,7 @@ def _train_sharded(
             "short of a batch"
         )
     corpus = corpus if corpus is not None else default_corpus().split("train")
-    cfg = replace(base, n_steps=max(1, int(n_tokens * epochs) // base.batch_size))
-    cfg.validate()
+    cfg = _run_config(base, n_tokens, epochs)
     base_folder = cache_folder or _default_cache_folder(model, sites, corpus, n_tokens, window)
     root = Path(base_folder) / f"shards-of-{shard_tokens}"
     root.mkdir(parents=True, exist_ok=True)

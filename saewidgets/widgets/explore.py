@@ -10,6 +10,7 @@ new prompt, statistics for a site seen for the first time, the graph) runs on on
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import time
@@ -447,9 +448,9 @@ class Workspace(ipw.VBox):
         rows = nodes[(nodes["site"] == site) & (nodes["feature"] == feature)]
         if rows.empty:
             return None
-        influence = self.graph.graph.influence()
-        best = max(rows.index, key=lambda i: influence[i])
-        return str(nodes["node_id"].iloc[best])
+        # the nodes' stored cumulative-influence rank (smaller: more influential), not a
+        # recomputation of influence on every selection
+        return str(rows["node_id"].loc[rows["influence"].idxmin()])
 
     def _graph_click(self, change) -> None:
         node = change["new"]
@@ -716,8 +717,6 @@ def _pane(flex: str) -> ipw.Layout:
 
 
 def _escape(text: str) -> str:
-    import html
-
     return html.escape(text)
 
 

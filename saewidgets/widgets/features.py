@@ -17,7 +17,7 @@ from saewidgets.analysis.stats import FeatureStats
 from saewidgets.model.model import Model
 from saewidgets.sae.module import SAE, SAEConfigError
 from saewidgets.widgets.base import SAEWidget
-from saewidgets.widgets.cards import feature_card
+from saewidgets.widgets.cards import N_TOP_EXAMPLES, feature_card
 from saewidgets.widgets.probe import ProbeError, probe_text
 
 
@@ -158,10 +158,9 @@ class FeatureView(SAEWidget):
         from saewidgets.analysis.pruning import prune_examples
 
         model, sae, stats = self._model, self._sae, self._stats
-        n = len(self._card.get("top", []))
         self.lane("pruning").submit(
             "pruning",
-            lambda ctx: prune_examples(model, sae, stats, feature, n=n),
+            lambda ctx: prune_examples(model, sae, stats, feature, n=N_TOP_EXAMPLES),
             done=lambda spans: setattr(self, "_pruned", {"feature": feature, "spans": spans}),
         )
 
@@ -174,8 +173,7 @@ class FeatureView(SAEWidget):
         if self._model is None:
             raise ValueError("PruningMaxAct runs the model: pass model= and sae= to this view")
         feature = self.selected_feature if feature is None else self._stats.check_feature(feature)
-        n = len(self.card(feature).get("top", []))  # the examples the card shows
-        return prune_examples(self._model, self._sae, self._stats, feature, n=n)
+        return prune_examples(self._model, self._sae, self._stats, feature, n=N_TOP_EXAMPLES)
 
     @traitlets.observe("query")
     def _run_query(self, change) -> None:

@@ -9,7 +9,7 @@ from saewidgets.widgets.serialization import state_json
 
 # The host implements the part of the anywidget model interface the views use. The bundle is
 # imported from a blob: URL (made in the page, not fetched), so the file works from disk.
-_HOST = r"""
+_RUNTIME = r"""
 const read = (id) => document.getElementById(id).textContent;
 const revive = (v) => {
   if (Array.isArray(v)) return v.map(revive);
@@ -24,36 +24,47 @@ const revive = (v) => {
   }
   return v;
 };
-const state = revive(JSON.parse(read("saew-state")));
-const listeners = new Map();
-const model = {
-  get: (name) => state[name],
-  set: (name, value) => {
-    state[name] = value;
-    for (const cb of listeners.get(`change:${name}`) || []) cb();
-  },
-  on: (event, cb) => {
-    if (!listeners.has(event)) listeners.set(event, []);
-    listeners.get(event).push(cb);
-  },
-  off: (event, cb) => {
-    if (!event) return listeners.clear();
-    listeners.set(event, (listeners.get(event) || []).filter((x) => cb && x !== cb));
-  },
-  save_changes: () => {},
-  send: () => console.info("saewidgets: this page has no kernel; nothing was sent"),
+const makeModel = (state) => {
+  const listeners = new Map();
+  return {
+    get: (name) => state[name],
+    set: (name, value) => {
+      state[name] = value;
+      for (const cb of listeners.get(`change:${name}`) || []) cb();
+    },
+    on: (event, cb) => {
+      if (!listeners.has(event)) listeners.set(event, []);
+      listeners.get(event).push(cb);
+    },
+    off: (event, cb) => {
+      if (!event) return listeners.clear();
+      listeners.set(event, (listeners.get(event) || []).filter((x) => cb && x !== cb));
+    },
+    save_changes: () => {},
+    send: () => console.info("saewidgets: this page has no kernel; nothing was sent"),
+  };
 };
 const experimental = {
   invoke: () => Promise.reject(new Error("this needs a running Python kernel")),
 };
-const source = atob(read("saew-bundle"));
-const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-const widget = (await import(url)).default;
+const importBundle = async (id) => {
+  const source = atob(read(id));
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  return (await import(url)).default;
+};
+"""
+
+_HOST = (
+    _RUNTIME
+    + r"""
+const model = makeModel(revive(JSON.parse(read("saew-state"))));
+const widget = await importBundle("saew-bundle");
 const el = document.getElementById("saew-widget");
 performance.mark("saew-render-start");
 if (widget.initialize) await widget.initialize({ model, experimental });
 await widget.render({ model, el, experimental });
 """
+)
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -98,44 +109,9 @@ def render_page(*, bundle: str, css: str, state: dict, title: str) -> str:
 # Several views in one page, each with its own model over its own state; `links` keep traits
 # equal across views (a selection in one reaches the others), optionally only while another
 # trait (say, the site) is equal on both sides.
-_MULTI_HOST = r"""
-const read = (id) => document.getElementById(id).textContent;
-const revive = (v) => {
-  if (Array.isArray(v)) return v.map(revive);
-  if (v && typeof v === "object") {
-    if (typeof v.$b64 === "string") {
-      const bin = atob(v.$b64);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      return new DataView(bytes.buffer);
-    }
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
-  }
-  return v;
-};
-const makeModel = (state) => {
-  const listeners = new Map();
-  return {
-    get: (name) => state[name],
-    set: (name, value) => {
-      state[name] = value;
-      for (const cb of listeners.get(`change:${name}`) || []) cb();
-    },
-    on: (event, cb) => {
-      if (!listeners.has(event)) listeners.set(event, []);
-      listeners.get(event).push(cb);
-    },
-    off: (event, cb) => {
-      if (!event) return listeners.clear();
-      listeners.set(event, (listeners.get(event) || []).filter((x) => cb && x !== cb));
-    },
-    save_changes: () => {},
-    send: () => console.info("saewidgets: this page has no kernel; nothing was sent"),
-  };
-};
-const experimental = {
-  invoke: () => Promise.reject(new Error("this needs a running Python kernel")),
-};
+_MULTI_HOST = (
+    _RUNTIME
+    + r"""
 const views = JSON.parse(read("saew-views"));
 const models = views.map((_, i) => makeModel(revive(JSON.parse(read(`saew-state-${i}`)))));
 for (const link of JSON.parse(read("saew-links"))) {
@@ -153,11 +129,7 @@ for (const link of JSON.parse(read("saew-links"))) {
 const modules = {};
 performance.mark("saew-render-start");
 for (const [i, view] of views.entries()) {
-  if (!modules[view.bundle]) {
-    const source = atob(read(`saew-bundle-${view.bundle}`));
-    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
-    modules[view.bundle] = (await import(url)).default;
-  }
+  modules[view.bundle] ||= await importBundle(`saew-bundle-${view.bundle}`);
   const widget = modules[view.bundle];
   const el = document.getElementById(`saew-view-${i}`);
   if (widget.initialize) await widget.initialize({ model: models[i], experimental });
@@ -166,6 +138,7 @@ for (const [i, view] of views.entries()) {
 window.saewRenderedAt = performance.now(); // ms from navigation to every view rendered
 document.body.dataset.ready = "true";
 """
+)
 
 _MULTI_PAGE = """<!doctype html>
 <html lang="en">
