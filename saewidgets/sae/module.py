@@ -88,12 +88,14 @@ class SAE(nn.Module):
         self.site_out = site_out
         self.k = k
         self.l1_coefficient = l1_coefficient
-        # A transcoder's b_dec lives in the output space, so it cannot be subtracted from x.
+        # A transcoder's b_dec lives in the output space (even when the widths match, as for
+        # an MLP), so it cannot be subtracted from x.
+        transcoder = d_out != d_in or site_out is not None
         self.apply_b_dec_to_input = (
-            (d_out == d_in) if apply_b_dec_to_input is None else apply_b_dec_to_input
+            (not transcoder) if apply_b_dec_to_input is None else apply_b_dec_to_input
         )
-        if self.apply_b_dec_to_input and d_out != d_in:
-            raise SAEConfigError("apply_b_dec_to_input needs d_out == d_in")
+        if self.apply_b_dec_to_input and transcoder:
+            raise SAEConfigError("apply_b_dec_to_input needs an SAE, not a transcoder")
         self.normalize_activations = normalize_activations
         self.norm_scaling_factor = norm_scaling_factor
         self.metadata: dict[str, Any] = dict(metadata or {})

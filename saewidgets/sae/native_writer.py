@@ -52,7 +52,7 @@ def encode_int8(name: str, w: torch.Tensor, d_sae: int) -> dict[str, torch.Tenso
 def native_config(sae: Any, dtype: torch.dtype | None = None) -> dict[str, Any]:
     """The cfg.json of ``sae`` (SAELens v6 layout plus our ``saewidgets`` block)."""
     arch = sae.arch
-    transcoder = sae.d_out != sae.d_in
+    transcoder = sae.is_transcoder
     loads_as = "float32" if dtype == torch.int8 else str(dtype or sae.dtype)
     cfg: dict[str, Any] = {
         "architecture": arch.saelens_architecture(transcoder),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -138,8 +139,8 @@ class GraphView(SAEWidget):
         super().__init__(
             _graph=self._payload(),
             node_threshold=node_threshold,
-            pinned=list(graph.qparams.get("pinnedIds") or []),
-            supernodes=[list(s) for s in graph.qparams.get("supernodes") or []],
+            pinned=_known_pins(graph),
+            supernodes=_known_supernodes(graph),
             _can_intervene=context is not None,
             **kwargs,
         )
@@ -375,3 +376,33 @@ class GraphView(SAEWidget):
         picker all work offline; feature cards are included for the ``cards`` most influential
         features and the pinned ones; interventions need a kernel."""
         return super().to_html(path, title=title, cards=cards)
+
+
+def _known_pins(graph) -> list[str]:
+    """The imported file's pinned ids that name nodes of this graph; a stale one (a node the
+    file does not hold, e.g. pruned away) is dropped with a warning naming it."""
+    pins = [str(p) for p in graph.qparams.get("pinnedIds") or []]
+    stale = [p for p in pins if p not in graph]
+    if stale:
+        warnings.warn(
+            f"dropped pinned ids this graph has no node for: {', '.join(stale)}", stacklevel=3
+        )
+    return [p for p in pins if p in graph]
+
+
+def _known_supernodes(graph) -> list[list]:
+    """Imported supernodes (``[label, id, ...]``) without members the graph lacks; a group
+    left with fewer than two members is dropped."""
+    out, stale = [], []
+    for group in graph.qparams.get("supernodes") or []:
+        label, members = group[0], [str(m) for m in group[1:]]
+        stale += [m for m in members if m not in graph]
+        kept = [m for m in members if m in graph]
+        if len(kept) >= 2:
+            out.append([label, *kept])
+    if stale:
+        warnings.warn(
+            f"dropped supernode members this graph has no node for: {', '.join(stale)}",
+            stacklevel=3,
+        )
+    return out

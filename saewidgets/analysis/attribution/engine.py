@@ -14,6 +14,7 @@ node, so every row still sums exactly to its target's value (minus bias terms).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +32,7 @@ from saewidgets.analysis.stats import sae_fingerprint
 from saewidgets.core.aliases import renamed
 from saewidgets.core.errors import SAEWidgetsError
 from saewidgets.model.model import Model
+from saewidgets.sae.errors import SAEFormatError
 from saewidgets.sae.module import SAE, SAEConfigError
 
 LINEAR_INPUT_NORMS = ("none", "expected_average_only_in")
@@ -50,8 +52,34 @@ def _model_key(name: str) -> str:
     return str(name).rstrip("/").split("/")[-1].lower()
 
 
+def default_dictionaries(model: Model) -> dict:
+    """What ``attribute(model, prompt)`` decomposes when no SAEs are given: on the embedded
+    model, its transcoders at every layer once built, else the shipped residual SAEs (with a
+    warning: residual SAEs at five sites leave most of the influence in error nodes)."""
+    from saewidgets.sae.load import load_saes
+    from saewidgets.sae.transcoders import BUILD_COMMAND, EMBEDDED_MODEL, load_transcoders
+
+    if model.name != EMBEDDED_MODEL:
+        raise AttributionError(
+            f"{model.name} has no default dictionaries: pass saes= (transcoders or SAEs of "
+            "this model, e.g. sw.load_transcoders(folder))"
+        )
+    try:
+        return load_transcoders()
+    except SAEFormatError:
+        warnings.warn(
+            "the embedded model's transcoders are not built here, so this graph uses the "
+            "shipped residual SAEs (most influence stays in error nodes); "
+            f"`{BUILD_COMMAND}` builds transcoders for every layer",
+            stacklevel=4,
+        )
+        return load_saes()
+
+
 def dictionaries(model: Model, saes: SAEInput) -> list[Dictionary]:
     """Resolve ``saes`` (any form `saes_by_site` takes) into read/write points, in stream order."""
+    if saes is None:
+        saes = default_dictionaries(model)
     try:
         by_site = saes_by_site(saes, model)  # the checks every entry point shares
     except (SAEConfigError, TypeError) as error:  # a bad site stays a SiteError
@@ -87,6 +115,12 @@ def _dictionary(model: Model, site: str, sae: SAE) -> Dictionary:
     if sae.site_out is None:
         raise AttributionError(f"the transcoder reading {site} has no output site")
     write = model.site(sae.site_out)
+    width = model.site_width(write.name)
+    if sae.d_out != width:
+        raise AttributionError(
+            f"the transcoder reading {site} writes d_out={sae.d_out}, but {write.name} of "
+            f"{model.name} is {width} wide"
+        )
     if write.order <= read.order:
         raise AttributionError(f"transcoder output {write.name} must come after {site}")
     return Dictionary(sae, read, write)
@@ -238,7 +272,7 @@ def _partial_influence(
 def attribute(
     model: Model,
     prompt: str,
-    saes,
+    saes=None,
     target=None,
     *,
     max_feature_nodes: int = 2000,
@@ -253,6 +287,8 @@ def attribute(
     """Attribution graph of ``prompt``: which features, tokens and error terms drive the target.
 
     ``saes``: SAEs (or transcoders) at the sites to decompose; an SAE, a list or {site: SAE}.
+    None: on the embedded model, its transcoders at every layer (`sw.load_transcoders`) once
+    built, else the shipped residual SAEs.
     ``target``: None (the top next-token logits covering ``desired_logit_prob``, at most
     ``max_n_logits``), a token or list of tokens (text or id), a pair ``(A, B)`` for the logit
     difference A − B, or ``(site, feature)`` / ``(site, feature, position)`` for a feature's

@@ -85,7 +85,8 @@ def read_saelens(folder: Path, **load: Any) -> SAE:
         "site": meta.get("hook_name"),
         "site_out": meta.get("hook_name_out"),
         "k": ours.get("k", cfg.get("k")) if "k" in arch.options else None,
-        "apply_b_dec_to_input": cfg.get("apply_b_dec_to_input", True),
+        # a transcoder's b_dec is an output bias; only an SAE's default subtracts it
+        "apply_b_dec_to_input": cfg.get("apply_b_dec_to_input", not meta.get("hook_name_out")),
         "normalize_activations": cfg.get("normalize_activations", "none"),
         "norm_scaling_factor": ours.get(
             "norm_scaling_factor", load.pop("norm_scaling_factor", None)
