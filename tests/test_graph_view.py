@@ -241,6 +241,22 @@ def test_statistics_of_another_sae_are_refused(setup):
         sw.GraphView(foreign, stats=tiny)
 
 
+def test_stale_pins_in_an_imported_graph_are_dropped_with_a_warning(setup):
+    """A file whose qParams name nodes it does not hold still opens; the view names each
+    stale id it dropped and keeps the rest (pins and supernode members alike)."""
+    _model, _saes, graph, _stats = setup
+    doc = graph.to_json(node_threshold=None)
+    real = [n["node_id"] for n in doc["nodes"] if n["feature_type"] != "embedding"][:3]
+    doc["qParams"]["pinnedIds"] = [real[0], "31_7042_6", real[1]]
+    doc["qParams"]["supernodes"] = [["kept", real[1], real[2], "2_999_9"], ["gone", "1_1_99"]]
+    with pytest.warns(UserWarning) as caught:
+        view = sw.GraphView(sw.load_graph(doc))
+    said = " ".join(str(w.message) for w in caught)
+    assert "31_7042_6" in said and "2_999_9" in said and "1_1_99" in said
+    assert view.pinned == [real[0], real[1]]
+    assert view.supernodes == [["kept", real[1], real[2]]]
+
+
 def test_target_and_supernode_labels_do_not_overlap(setup, tmp_path, chromium):
     """Ten target labels never overlap; a supernode's label covers no node."""
     _model, _saes, graph, _stats = setup
