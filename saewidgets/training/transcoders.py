@@ -53,9 +53,9 @@ class TranscoderConfig:
     k: int = 32
     n_tokens: int = 4_000_000
     window: int = 128
-    batch_windows: int = 32  # windows per forward pass = one optimiser step per layer
+    batch_windows: int = 16  # windows per forward pass = one optimiser step per layer
     pool_windows: int = 2048  # the shuffling pool
-    lr: float | None = None  # default 2e-4 · √(16384 / d_sae)
+    lr: float | None = None  # default 3e-4 · √(16384 / d_sae): short runs need large steps
     warmup_steps: int = 30
     decay_fraction: float = 0.2
     aux_k: int = 256
@@ -78,7 +78,7 @@ class TranscoderConfig:
             raise SAEConfigError(f"autocast must be None or 'bfloat16', got {self.autocast!r}")
 
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else 2e-4 * math.sqrt(16384 / self.d_sae)
+        return self.lr if self.lr is not None else 3e-4 * math.sqrt(16384 / self.d_sae)
 
     def n_steps(self, window: int) -> int:
         return math.ceil(self.n_tokens / (self.batch_windows * (window - 1)))
@@ -113,11 +113,7 @@ class _LayerTrainer:
     def step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> dict[str, float]:
         cfg = self.cfg
         if self.scale_in == 0.0:
-            d = x.shape[1]
-            self.scale_in = math.sqrt(d) / float(x.norm(dim=1).mean())
-            self.scale_out = math.sqrt(d) / float(y.norm(dim=1).mean())
-            with torch.no_grad():
-                self.b_dec.copy_(y.mean(0) * self.scale_out)
+            self._initialise(x, y)
         x = x * self.scale_in
         y = y * self.scale_out
         with torch.autocast(
@@ -159,6 +155,31 @@ class _LayerTrainer:
             "l0": float((values > 0).sum(-1).float().mean()),
             "dead": float((self.since_fired >= cfg.dead_after_tokens).float().mean()),
         }
+
+    @torch.no_grad()
+    def _initialise(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Scales from the first batch, and features started on its tokens: feature f reads
+        the direction of one token's input and writes that token's output (minus the mean),
+        sized so that k similar tokens together rebuild it. A short CPU run then starts far
+        below the FVU of random weights instead of spending its steps getting there."""
+        d = x.shape[1]
+        self.scale_in = math.sqrt(d) / float(x.norm(dim=1).mean())
+        self.scale_out = math.sqrt(d) / float(y.norm(dim=1).mean())
+        xs, ys = x * self.scale_in, y * self.scale_out
+        mean = ys.mean(0)
+        self.b_dec.copy_(mean)
+        g = torch.Generator().manual_seed(self.cfg.seed)
+        n = self.cfg.d_sae
+        picks = (
+            torch.randint(len(xs), (n,), generator=g)
+            if len(xs) < n
+            else (torch.randperm(len(xs), generator=g)[:n])
+        )
+        xi, yi = xs[picks], ys[picks] - mean
+        out_norm = yi.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        self.W_dec.copy_((yi / out_norm).to(self.device))
+        reads = xi / xi.norm(dim=1, keepdim=True).pow(2).clamp_min(1e-6)
+        self.W_enc.copy_((reads * out_norm / self.cfg.k).T.contiguous().to(self.device))
 
     # -- checkpoint and export -------------------------------------------------------------
 
