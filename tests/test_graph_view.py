@@ -327,3 +327,25 @@ def test_target_and_supernode_labels_do_not_overlap(setup, tmp_path, chromium):
         covered = [n[4] for n in node_boxes if overlap(box, n)]
         assert covered == [], f"the supernode label covers {covered}"
     assert watch.errors == []
+
+
+def test_nodes_are_described_in_words(setup):
+    """The payload says where each node sits ("layer 1 residual stream"), so the view never
+    has to show a raw id such as 1_7_4 to name a node."""
+    _model, _saes, graph, _stats = setup
+    payload = sw.GraphView(graph)._payload()
+    places = dict(zip(payload["ids"], payload["places"], strict=True))
+    nodes = graph.nodes.set_index("node_id")
+    for node_id, place in places.items():
+        kind = nodes.loc[node_id, "type"]
+        if kind == "feature":
+            layer = int(nodes.loc[node_id, "site"].split(".")[1])
+            assert place == f"layer {layer} residual stream"
+        elif kind == "error":
+            assert place.endswith("residual stream error")
+        elif kind == "token":
+            assert place == "input token"
+    from saewidgets.widgets.graph_view import _place
+
+    row = {"type": "feature", "site": "blocks.12.hook_mlp_out", "layer": 12}
+    assert _place(row) == "layer 12 MLP output"

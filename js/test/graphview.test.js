@@ -20,6 +20,7 @@ import {
   nodeFacts,
   nodeName,
   nodeShape,
+  nodeTitle,
   pinScores,
   placeLabel,
   RIGHT,
@@ -155,9 +156,20 @@ test("names and facts: token text made visible, labels as they are", () => {
   const ranks = ranksFor(g, -1);
   assert.deepEqual(nodeFacts(g, 4, ranks), {
     title: "<b>x</b>",
-    where: '1_3_1 · feature · blocks.1.hook_resid_post · token "·b"',
+    where: 'feature #3 · blocks.1.hook_resid_post · token "·b" (position 1)',
     numbers: "activation 4.00 · influence rank 0.50",
   });
+  // with the kernel's words for places, no raw id is shown
+  const named = {
+    ...g,
+    places: g.types.map((t) => (t === "feature" ? "layer 1 residual stream" : t)),
+  };
+  assert.equal(
+    nodeFacts(named, 4, ranks).where,
+    'feature #3 · layer 1 residual stream · token "·b" (position 1)',
+  );
+  assert.equal(nodeTitle(named, 4), "<b>x</b> · layer 1 residual stream");
+  assert.equal(nodeTitle(named, 5), "·the");
   assert.equal(nodeFacts(g, 3, ranks).title, "error");
   assert.equal(nodeFacts(g, 5, ranks).numbers, "p = 0.25");
   assert.equal(nodeFacts(g, 0, ranks).numbers, null);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping
 
@@ -187,6 +188,7 @@ class GraphView(SAEWidget):
             "types": nodes["type"].tolist(),
             "labels": [self._label(r) for r in nodes.to_dict("records")],
             "sites": [s if isinstance(s, str) else "" for s in nodes["site"]],
+            "places": [_place(r) for r in nodes[["type", "site", "layer"]].to_dict("records")],
             "stream": pack(nodes["stream"].to_numpy(), "int32"),
             "pos": pack(nodes["pos"].to_numpy(), "int32"),
             "feature": pack(nodes["feature"].to_numpy(), "int32"),
@@ -406,3 +408,31 @@ def _known_supernodes(graph) -> list[list]:
             stacklevel=3,
         )
     return out
+
+
+# what a site's name means, for node descriptions a person reads ("layer 12 MLP output")
+_SITE_KINDS = {
+    "hook_mlp_out": "MLP output",
+    "ln2.hook_normalized": "MLP input",
+    "hook_resid_post": "residual stream",
+    "hook_resid_pre": "residual stream (before the block)",
+    "hook_attn_out": "attention output",
+}
+
+
+def _place(row: dict) -> str:
+    """Where a node sits, in words: "layer 12 MLP output", "layer 3 residual stream error",
+    "input token", "output"."""
+    kind = row["type"]
+    if kind == "token":
+        return "input token"
+    if kind == "logit":
+        return "output"
+    site = row["site"] if isinstance(row["site"], str) else ""
+    match = re.match(r"^blocks\.(\d+)\.(.+)$", site)
+    where = (
+        f"layer {match.group(1)} {_SITE_KINDS.get(match.group(2), match.group(2))}"
+        if (match)
+        else (site or f"layer {row['layer']}")
+    )
+    return f"{where} error" if kind == "error" else where

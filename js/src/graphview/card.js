@@ -4,7 +4,7 @@ import { renderCard } from "../lib/card.js";
 import { clear, h } from "../lib/dom.js";
 import { exampleRow, valueTooltips } from "../lib/examples.js";
 import { fmt, percent, visibleText } from "../lib/format.js";
-import { cardForNode, nodeFacts, nodeName, ranksFor, strongestEdges } from "./state.js";
+import { cardForNode, nodeFacts, nodeTitle, ranksFor, strongestEdges } from "./state.js";
 
 const HINT = "Hover a node to see its neighbourhood; click it for its card; shift-click to pin.";
 
@@ -39,7 +39,7 @@ export function nodeCard(model, g, { tooltip, togglePin, open }) {
               dataset: { node: g.ids[other] },
               onclick: () => open(g.ids[other]),
             },
-            nodeName(g, other) || g.ids[other],
+            nodeTitle(g, other),
           ),
           " ",
           h("span", { class: weight >= 0 ? "saew-pos" : "saew-neg" }, fmt(weight)),

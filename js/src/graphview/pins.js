@@ -6,7 +6,7 @@ import {
   groupColour,
   groupOf,
   groupPinned,
-  nodeName,
+  nodeTitle,
   pinScores,
   removeSupernode,
   renameSupernode,
@@ -35,7 +35,7 @@ export function pinPanel(model, g, { error, togglePin, open }) {
       h(
         "button",
         { class: "saew-link", onclick: () => open(id) },
-        (i !== undefined && nodeName(g, i)) || id,
+        i !== undefined ? nodeTitle(g, i) : id,
       ),
       groups.has(id)
         ? h("span", { class: "saew-muted" }, ` [${supernodes[groups.get(id)][0]}]`)

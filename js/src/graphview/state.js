@@ -215,12 +215,22 @@ export function nodeName(g, i) {
   return type === "token" || type === "logit" ? visibleText(g.labels[i]) : g.labels[i];
 }
 
-/** The lines describing node i: title, where it is, its numbers (when it has any). */
+/** A node's name in lists (inputs, outputs, pins): its label, or feature number, with where
+ * it sits ("#7042 · layer 12 MLP output"), never the raw id alone. */
+export function nodeTitle(g, i) {
+  const type = g.types[i];
+  const name = nodeName(g, i) || (type === "feature" ? `#${g.feature[i]}` : type);
+  const place = g.places?.[i];
+  return type === "feature" || type === "error" ? `${name} · ${place || g.sites[i]}` : name;
+}
+
+/** The lines describing node i: title, where it is (in words), its numbers (if any). */
 export function nodeFacts(g, i, ranks) {
   const type = g.types[i];
   const title = nodeName(g, i) || (type === "feature" ? `#${g.feature[i]}` : type);
-  const site = g.sites[i] ? ` · ${g.sites[i]}` : "";
-  const where = `${g.ids[i]} · ${type}${site} · token "${visibleText(g.tokens[g.pos[i]] || "")}"`;
+  const place = g.places?.[i] || g.sites[i] || type;
+  const what = type === "feature" ? `feature #${g.feature[i]} · ${place}` : place;
+  const where = `${what} · token "${visibleText(g.tokens[g.pos[i]] || "")}" (position ${g.pos[i]})`;
   let numbers = null;
   if (type === "feature") {
     numbers = `activation ${fmt(g.activation[i])} · influence rank ${fmt(ranks[i])}`;
