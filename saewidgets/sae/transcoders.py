@@ -15,6 +15,7 @@ from pathlib import Path
 from saewidgets.core.cache import cache_dir
 from saewidgets.model.embedded import EMBEDDED_NAME
 from saewidgets.sae.errors import SAEFormatError
+from saewidgets.sae.formats.circuit_tracer import is_circuit_tracer_set, read_circuit_tracer
 from saewidgets.sae.load import EMBEDDED, load_sae
 from saewidgets.sae.module import SAE
 
@@ -42,9 +43,13 @@ def built_layers(folder: str | os.PathLike) -> list[int]:
 
 
 def load_transcoders(source: str | os.PathLike = EMBEDDED) -> dict[str, SAE]:
-    """Every layer's transcoder from ``source`` ("embedded": the built ones of the embedded
-    model; or a folder of ``layer_{L}`` subfolders), keyed by the site each one reads."""
+    """Every layer's transcoder from ``source``, keyed by the site each one reads:
+    "embedded" (the built ones of the embedded model), a folder of ``layer_{L}`` subfolders in
+    any format `load_sae` reads, or a circuit-tracer set (``config.yaml`` + ``layer_{i}``
+    ``.safetensors``; see `saewidgets.sae.formats.circuit_tracer`)."""
     folder = transcoder_folder() if source == EMBEDDED else Path(source)
+    if source != EMBEDDED and is_circuit_tracer_set(folder):
+        return read_circuit_tracer(folder)
     layers = built_layers(folder)
     if not layers:
         if source == EMBEDDED:
