@@ -205,6 +205,10 @@ def test_transcoders_that_do_not_fit_the_model_are_refused():
 def test_embedded_default_falls_back_to_residual_saes_until_built(tmp_path, monkeypatch):
     """Without built transcoders the embedded model's graph uses the shipped SAEs and says
     how to build transcoders; a missing folder names what it expected."""
+    from saewidgets.model.embedded import EMBEDDED_NAME
+    from saewidgets.sae.transcoders import EMBEDDED_MODEL
+
+    assert EMBEDDED_MODEL == EMBEDDED_NAME
     monkeypatch.setenv("SAEWIDGETS_CACHE", str(tmp_path))
     with pytest.raises(sw.SAEFormatError, match="python -m saewidgets transcoders"):
         sw.load_transcoders()

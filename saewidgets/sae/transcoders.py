@@ -13,13 +13,14 @@ import re
 from pathlib import Path
 
 from saewidgets.core.cache import cache_dir
-from saewidgets.model.embedded import EMBEDDED_NAME
 from saewidgets.sae.errors import SAEFormatError
 from saewidgets.sae.formats.circuit_tracer import is_circuit_tracer_set, read_circuit_tracer
 from saewidgets.sae.load import EMBEDDED, load_sae
 from saewidgets.sae.module import SAE
 
-EMBEDDED_MODEL = EMBEDDED_NAME  # the name the embedded model reports
+# the name the embedded model reports (`model.embedded.EMBEDDED_NAME`; the sae layer does not
+# import the model layer, and a test keeps the two equal)
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 BUILD_COMMAND = "python -m saewidgets transcoders"
 _LAYER = re.compile(r"^layer_(\d+)$")
 
