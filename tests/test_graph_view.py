@@ -349,3 +349,26 @@ def test_nodes_are_described_in_words(setup):
 
     row = {"type": "feature", "site": "blocks.12.hook_mlp_out", "layer": 12}
     assert _place(row) == "layer 12 MLP output"
+
+
+def test_a_site_without_statistics_gets_full_cards_after_its_first_click(setup):
+    """In a live view, clicking a feature of a site with no statistics shows the light card,
+    computes that site's statistics in the background, then shows the full card (examples);
+    `card_tokens=0` keeps cards light."""
+    _model, saes, graph, _stats = setup
+    site = saes[2].site
+    node = _top_feature(graph, site)
+    view = sw.GraphView(graph, card_tokens=600)  # no stats at all
+    view.clicked = node
+    assert view._card["light"] is True
+    assert view.tasks.wait(timeout=120)
+    card = view._card
+    assert not card.get("light") and card["node_id"] == node
+    assert card["top"], "a full card has top examples"
+    assert site in view._stats and view._stats[site].n_tokens >= 600
+    still_light = sw.GraphView(graph, card_tokens=0)
+    still_light.clicked = node
+    assert still_light.tasks.wait(timeout=5)
+    assert still_light._card["light"] is True
+    with pytest.raises(ValueError, match="card_tokens must be a whole number"):
+        sw.GraphView(graph, card_tokens=-1)

@@ -59,7 +59,10 @@ class GraphView(SAEWidget):
 
     - nodes by layer (rows) × token (columns), sized by influence; edges coloured by sign;
     - hover: a node's neighbourhood; click: its feature card (with ``stats=``), "full card"
-      opens the whole dashboard inside the view;
+      opens the whole dashboard inside the view. In a live notebook, the first click on a
+      site without statistics (a transcoder layer, say) shows a light card at once and
+      computes that site's statistics in the background over ``card_tokens`` held-out
+      tokens (0: never), after which its cards are full;
     - pin nodes (shift-click or the card's button), group pinned nodes into labelled
       supernodes; ``pinned`` and ``supernodes`` are Python-side lists too;
     - the pruning slider (``node_threshold``) and the target picker (``target``);
@@ -99,6 +102,7 @@ class GraphView(SAEWidget):
         context: ReplacementContext | None = None,
         labels="auto",
         node_threshold: float = 0.8,
+        card_tokens: int = 20_000,
         **kwargs,
     ) -> None:
         if not isinstance(graph, AttributionGraph):
@@ -117,8 +121,12 @@ class GraphView(SAEWidget):
             )
         if context is not None:
             context.check(graph)  # a context of another prompt is refused here, not on a click
+        if isinstance(card_tokens, bool) or not isinstance(card_tokens, int) or card_tokens < 0:
+            raise GraphError(f"card_tokens must be a whole number ≥ 0, got {card_tokens!r}")
         self.graph = graph
         self.context = context
+        self._card_tokens = card_tokens
+        self._labels = labels
         model = context.model if context is not None else None
         self._stats = stats_by_site(stats, _graph_saes(context), model)
         if context is None:
@@ -245,6 +253,47 @@ class GraphView(SAEWidget):
             self._card = self.card(change["new"])
         except (KeyError, ValueError) as error:
             self.tasks.fail("card", str(error))
+            return
+        if self._card.get("light"):
+            self._fill_site(self._card["site"])
+
+    def _fill_site(self, site: str) -> None:
+        """Statistics for a site the view has none for (say a transcoder layer), computed in
+        the background over ``card_tokens`` held-out tokens after its first click; from then
+        on its cards are full (examples, histogram), this one included once they are ready."""
+        sae = (_graph_saes(self.context) or {}).get(site)
+        if sae is None or site in self._stats or not self._card_tokens:
+            return
+        from saewidgets.analysis.stats import feature_stats
+
+        model, n = self.context.model, self._card_tokens
+
+        def job(ctx):
+            return feature_stats(
+                model,
+                sae,
+                n_tokens=n,
+                site=sae.site,
+                progress=False,
+                on_progress=lambda fraction: (ctx.check(), ctx.progress(fraction)),
+            )
+
+        def done(st: FeatureStats) -> None:
+            self._stats[site] = st
+            if site not in self._lookups:
+                self._lookups[site] = labels_for_site(
+                    self._labels, site, st.d_sae, stats=st, model=model, n_sites=len(self._stats)
+                )
+            if self.clicked:
+                self._card = self.card(self.clicked)
+
+        place = _place({"type": "feature", "site": site, "layer": None})
+        self.tasks.submit(
+            "feature statistics",
+            job,
+            done=done,
+            message=f"examples for {place} features ({n:,} tokens)…",
+        )
 
     @traitlets.observe("pinned")
     def _score_pins(self, change) -> None:
