@@ -30,6 +30,8 @@ _EXPORTS = {
     "ReplacementContext": "saewidgets.analysis.attribution",
     "TargetError": "saewidgets.analysis.attribution",
     "attribute": "saewidgets.analysis.attribution",
+    "contrast": "saewidgets.analysis.attribution",
+    "Contrast": "saewidgets.analysis.attribution",
     "attribution_memory": "saewidgets.analysis.attribution",
     "load_graph": "saewidgets.analysis.attribution",
     "EvalReport": "saewidgets.analysis.evaluate",

@@ -480,3 +480,42 @@ def test_window_renames_max_prompt_tokens(tiny_graph, monkeypatch):
         == sw.attribution_memory(model, window=24, n_sites=3)
     )
     assert "24 tokens" in old
+
+
+def test_total_effects_agree_with_the_graphs_own_prediction(tiny_graph):
+    """One backward sweep gives, for every node, what `predict(node, 0)` says removing it
+    does to the target."""
+    _, g = tiny_graph
+    target = int(np.nonzero(g.mask("logit"))[0][np.argmax(g.nodes["prob"][g.mask("logit")])])
+    effects = g.total_effects()
+    assert np.allclose(effects, g.total_effects(target))
+    picks = [
+        *np.nonzero(g.mask("feature"))[0][:6],
+        *np.nonzero(g.mask("token"))[0][:3],
+        *np.nonzero(g.mask("error"))[0][:3],
+    ]
+    for i in picks:
+        assert effects[i] == pytest.approx(-g.predict(int(i), 0.0)[target], rel=1e-6, abs=1e-9)
+    with pytest.raises(ValueError, match="not a target"):
+        g.total_effects(int(picks[0]))
+
+
+def test_contrast_ranks_what_moves_the_target_between_prompts():
+    model = tiny_model("llama", seed=3)
+    saes = _saes()
+    c = sw.contrast(model, "the cat sat on it", "the dog sat on it", " ", saes)
+    t = c.table
+    assert {"kind", "site", "feature", "effect_a", "effect_b", "difference"} <= set(t.columns)
+    assert np.allclose(t["difference"], t["effect_a"] - t["effect_b"])
+    assert list(np.abs(t["difference"])) == sorted(np.abs(t["difference"]), reverse=True)
+    assert set(t["kind"]) <= {"feature", "error", "token"} and (t["kind"] == "feature").any()
+    # the token that differs is among the rows with a difference; the shared ones are in both
+    tokens = t[t["kind"] == "token"].set_index("label")
+    assert tokens.loc["c", "effect_b"] == 0 and tokens.loc["d", "effect_a"] == 0
+    assert c.value_a != c.value_b
+    assert len(c.figure().data) == 2
+    with pytest.raises(sw.AttributionError, match="one target for both"):
+        sw.contrast(model, "a", "b", None, saes)
+    many = sw.attribute(model, "the cat", saes, progress=False)
+    with pytest.raises(sw.AttributionError, match="exactly one"):
+        sw.Contrast.from_graphs(many, many)

@@ -6,6 +6,7 @@ via ``prune``) with its `ReplacementContext` (``replacement``: the live model, i
 reported as in ``validate``); ``neuronpedia`` converts graphs to and from JSON.
 """
 
+from saewidgets.analysis.attribution.contrast import Contrast, contrast
 from saewidgets.analysis.attribution.engine import AttributionError, attribute, attribution_memory
 from saewidgets.analysis.attribution.graph import AttributionGraph
 from saewidgets.analysis.attribution.neuronpedia import GraphFormatError, load_graph
@@ -17,6 +18,7 @@ from saewidgets.analysis.attribution.validate import InterventionResult, Validat
 __all__ = [
     "AttributionError",
     "AttributionGraph",
+    "Contrast",
     "GraphError",
     "GraphFormatError",
     "InterventionResult",
@@ -25,5 +27,6 @@ __all__ = [
     "ValidationError",
     "attribute",
     "attribution_memory",
+    "contrast",
     "load_graph",
 ]
