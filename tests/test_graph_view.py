@@ -372,3 +372,54 @@ def test_a_site_without_statistics_gets_full_cards_after_its_first_click(setup):
     assert still_light._card["light"] is True
     with pytest.raises(ValueError, match="card_tokens must be a whole number"):
         sw.GraphView(graph, card_tokens=-1)
+
+
+def test_suggested_supernodes_accept_and_reject(setup):
+    """Features writing the same direction at the same token are suggested as one group;
+    accepting makes it a supernode, rejecting keeps it from coming back."""
+    from saewidgets.analysis.attribution.supernodes import suggest_groups
+
+    # the pure grouping: same label anywhere, or alike directions at one position
+    labels = ["", "dogs", "", "Dogs", "", ""]
+    groups = suggest_groups(
+        np.array([1, 2, 3, 4, 5]),
+        labels,
+        np.array([0, 1, 1, 2, 1, 1]),
+        np.array([0, 0.5, 0.2, 0.3, 0.1, 0.4]),
+        np.array([[1, 0], [0, 1], [0, 0.9], [1, 0.05], [1, 0]], dtype=float),
+    )
+    # 1 and 3 share a label (across positions); 1, 4 and 5 write alike at position 1; 2 is
+    # alone (3, the only direction like it, sits elsewhere). Members by rank, best first.
+    assert groups == [[4, 3, 5, 1]]
+
+    _model, saes, graph, _stats = setup
+    view = sw.GraphView(graph, node_threshold=1.0)
+    before = view.suggest_supernodes()
+    nodes = graph.nodes
+    feats = nodes[graph.mask("feature")]
+    pos = feats["pos"].value_counts().index[0]
+    here = feats[(feats["pos"] == pos)]
+    a = here[here["site"] == saes[1].site].iloc[0]
+    b = here[here["site"] == saes[2].site].iloc[0]
+    with torch.no_grad():  # b now writes what a writes
+        saves = saes[2].W_dec[int(b["feature"])].clone()
+        saes[2].W_dec[int(b["feature"])] = saes[1].W_dec[int(a["feature"])] * 3
+    try:
+        view.node_threshold = 0.99  # observers recompute the suggestions
+        view.node_threshold = 1.0
+        pair = {a["node_id"], b["node_id"]}
+        found = [k for k, s in enumerate(view._suggestions) if pair <= set(s[1:])]
+        assert found and len(view._suggestions) > len([s for s in before if pair <= set(s)])
+        k = found[0]
+        view.accept_suggestion(k)
+        assert any(pair <= set(s[1:]) for s in view.supernodes)
+        assert not any(pair & set(s[1:]) for s in view._suggestions)  # grouped: not suggested
+        view.supernodes = []
+        k = next(k for k, s in enumerate(view._suggestions) if pair <= set(s[1:]))
+        view.reject_suggestion(k)
+        assert not any(pair <= set(s[1:]) for s in view._suggestions)
+        with pytest.raises(ValueError, match="no suggestion 99"):
+            view.accept_suggestion(99)
+    finally:
+        with torch.no_grad():
+            saes[2].W_dec[int(b["feature"])] = saves

@@ -92,6 +92,8 @@ class GraphView(SAEWidget):
     _cards = traitlets.Dict().tag(sync=True)
     _intervention = traitlets.Dict().tag(sync=True)
     _pinned_scores = traitlets.Dict().tag(sync=True)  # {pinned, replacement, completeness}
+    # suggested supernodes ([label, id, ...], best first) among the shown, ungrouped features
+    _suggestions = traitlets.List().tag(sync=True)
     _can_intervene = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
@@ -125,6 +127,7 @@ class GraphView(SAEWidget):
             raise GraphError(f"card_tokens must be a whole number ≥ 0, got {card_tokens!r}")
         self.graph = graph
         self.context = context
+        self._rejected: set[frozenset] = set()  # suggestions turned down, by member set
         self._card_tokens = card_tokens
         self._labels = labels
         model = context.model if context is not None else None
@@ -154,6 +157,7 @@ class GraphView(SAEWidget):
             **kwargs,
         )
         self._pinned_scores = self._scores_of(self.pinned)  # observers skip the initial value
+        self._suggestions = self.suggest_supernodes()
         self.on_msg(self._on_message)
 
     # -- payload ------------------------------------------------------------------------------
@@ -295,6 +299,70 @@ class GraphView(SAEWidget):
             message=f"examples for {place} features ({n:,} tokens)…",
         )
 
+    def suggest_supernodes(self, min_cosine: float = 0.6, max_groups: int = 8) -> list[list]:
+        """Groups of the shown, not yet grouped features that likely stand for one thing:
+        the same label anywhere, or decoder directions alike (cosine ≥ ``min_cosine``) at the
+        same token; ``[label, id, ...]`` each, best first. The view lists them with "accept"
+        (it becomes a supernode) and "reject" (it is not suggested again)."""
+        from saewidgets.analysis.attribution.supernodes import group_label, suggest_groups
+
+        g = self.graph
+        ranks = g.ranks()
+        grouped = {n for group in self.supernodes for n in group[1:]}
+        ids = g.nodes["node_id"].astype(str).to_numpy()
+        shown = g.mask("feature") & (ranks <= self.node_threshold)
+        candidates = np.array(
+            [i for i in np.nonzero(shown)[0] if ids[i] not in grouped], dtype=np.int64
+        )
+        labels = [
+            self._label(r) if r["type"] == "feature" else "" for r in g.nodes.to_dict("records")
+        ]
+        saes = _graph_saes(self.context)
+        directions = None
+        if saes is not None and len(candidates):
+            rows = g.nodes.iloc[candidates]
+            directions = np.stack(
+                [
+                    saes[site].W_dec.detach()[int(f)].float().numpy()
+                    for site, f in zip(rows["site"], rows["feature"], strict=True)
+                ]
+            )
+        groups = suggest_groups(
+            candidates,
+            labels,
+            g.nodes["pos"].to_numpy(),
+            ranks,
+            directions,
+            min_cosine=min_cosine,
+            max_groups=max_groups + len(self._rejected),
+        )
+        groups = [m for m in groups if frozenset(ids[m]) not in self._rejected][:max_groups]
+        place = g.nodes["site"].to_numpy()
+
+        def name_of(i: int) -> str:
+            where = _place({"type": "feature", "site": place[i], "layer": None})
+            return f"#{int(g.nodes['feature'].iloc[i])} ({where})"
+
+        return [[group_label(m, labels, name_of), *ids[m].tolist()] for m in groups]
+
+    def reject_suggestion(self, index: int) -> None:
+        """Drop suggestion ``index`` (of ``_suggestions``) for good."""
+        if not 0 <= index < len(self._suggestions):
+            raise GraphError(f"no suggestion {index}; there are {len(self._suggestions)}")
+        self._rejected.add(frozenset(self._suggestions[index][1:]))
+        self._suggestions = self.suggest_supernodes()
+
+    def accept_suggestion(self, index: int) -> None:
+        """Make suggestion ``index`` a supernode (under its suggested label)."""
+        if not 0 <= index < len(self._suggestions):
+            raise GraphError(f"no suggestion {index}; there are {len(self._suggestions)}")
+        label, *members = self._suggestions[index]
+        self.group(label, members)
+
+    @traitlets.observe("supernodes", "node_threshold")
+    def _refresh_suggestions(self, change) -> None:
+        self._suggestions = self.suggest_supernodes()
+
     @traitlets.observe("pinned")
     def _score_pins(self, change) -> None:
         self._pinned_scores = self._scores_of(change["new"])
@@ -381,7 +449,18 @@ class GraphView(SAEWidget):
         return self.graph.subgraph(self.pinned)
 
     def _on_message(self, widget, content, buffers) -> None:
-        if not isinstance(content, dict) or content.get("type") != "intervene":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") in ("accept_suggestion", "reject_suggestion"):
+            index = content.get("index")
+            try:
+                if not isinstance(index, int):
+                    raise GraphError(f"a suggestion index must be a whole number, got {index!r}")
+                getattr(self, content["type"])(index)
+            except GraphError as error:
+                self.tasks.fail("suggestion", str(error))
+            return
+        if content.get("type") != "intervene":
             return
         try:
             nodes, multiplier, mode = self._intervention_args(

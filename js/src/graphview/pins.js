@@ -87,6 +87,42 @@ export function pinPanel(model, g, { error, togglePin, open }) {
     return h("button", { class: "saew-graph-group", onclick: group }, "group pinned");
   }
 
+  // A suggested group: accept makes it a supernode, reject drops it for good (the kernel
+  // decides both, so they need one; an exported page lists what was suggested when saved).
+  function suggestionItem(sg, k, live) {
+    const names = sg.slice(1).map((id) => {
+      const i = g.indexOf.get(id);
+      return i !== undefined ? nodeTitle(g, i) : id;
+    });
+    const ask = (type) => model.send({ type, index: k });
+    return h(
+      "li",
+      { class: "saew-graph-suggestion", dataset: { members: sg.slice(1).join(" ") } },
+      h("span", { class: "saew-graph-suggestion-label", title: names.join("\n") }, sg[0]),
+      ` ${sg.length - 1} nodes `,
+      h(
+        "button",
+        {
+          class: "saew-graph-accept",
+          disabled: !live,
+          title: live ? "make it a supernode" : "needs a running kernel",
+          onclick: () => ask("accept_suggestion"),
+        },
+        "accept",
+      ),
+      h(
+        "button",
+        {
+          class: "saew-graph-reject",
+          disabled: !live,
+          title: live ? "do not suggest it again" : "needs a running kernel",
+          onclick: () => ask("reject_suggestion"),
+        },
+        "reject",
+      ),
+    );
+  }
+
   function paint() {
     clear(node);
     const pins = model.get("pinned") || [];
@@ -122,6 +158,18 @@ export function pinPanel(model, g, { error, togglePin, open }) {
         ...supernodes.map((sn, k) => supernodeItem(sn, k, supernodes)),
       ),
     );
+    const suggestions = model.get("_suggestions") || [];
+    if (suggestions.length) {
+      const live = Boolean(model.get("_live"));
+      node.append(
+        h("h4", {}, `suggested supernodes (${suggestions.length})`),
+        h(
+          "ul",
+          { class: "saew-graph-suggestions" },
+          ...suggestions.map((sg, k) => suggestionItem(sg, k, live)),
+        ),
+      );
+    }
   }
 
   return { node, paint };

@@ -72,6 +72,7 @@ export function render({ model, el }) {
       },
     ],
     ["change:_pinned_scores", pins.paint],
+    ["change:_suggestions", pins.paint],
     [
       "change:clicked",
       () => {
