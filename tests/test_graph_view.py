@@ -423,3 +423,74 @@ def test_suggested_supernodes_accept_and_reject(setup):
     finally:
         with torch.no_grad():
             saes[2].W_dec[int(b["feature"])] = saves
+
+
+def test_node_labels_zoom_and_pan(setup, tmp_path, chromium):
+    """The strongest features carry their names on the drawing, on no node and no other
+    label; the zoom buttons and ctrl+wheel scale the drawing; dragging the background pans."""
+    _model, _saes, graph, _stats = setup
+    view = sw.GraphView(graph, node_threshold=0.8)
+    path = tmp_path / "zoom.html"
+    view.to_html(path)
+    page = chromium.new_page()
+    page.set_viewport_size({"width": 1100, "height": 700})
+    watch = PageWatch(page)
+    page.goto(path.as_uri())
+    expect(page.locator(".saew-graph[data-ready='true']")).to_have_count(1)
+    names = page.locator(".saew-graph-node-label")
+    assert names.count() >= 3
+    boxes = page.evaluate(
+        """() => {
+          const box = e => { const r = e.getBoundingClientRect();
+                             return [r.left, r.top, r.right, r.bottom]; };
+          return {
+            labels: [...document.querySelectorAll('.saew-graph-node-label, .saew-graph-logit')]
+              .map(box),
+            nodes: [...document.querySelectorAll('.saew-graph-nodes .saew-node')].map(box),
+          };
+        }"""
+    )
+
+    def overlap(a, b, slack=0.5):
+        return (
+            a[0] < b[2] - slack
+            and b[0] < a[2] - slack
+            and a[1] < b[3] - slack
+            and (b[1] < a[3] - slack)
+        )
+
+    labels = boxes["labels"]
+    for i, a in enumerate(labels):
+        assert not any(overlap(a, b) for b in labels[i + 1 :]), f"label {i} overlaps a label"
+    for a in labels[: names.count()]:
+        assert not any(overlap(a, n) for n in boxes["nodes"]), "a node label covers a node"
+    stage = page.locator(".saew-graph-stage")
+    svg = page.locator(".saew-graph-nodes")
+    width = float(svg.get_attribute("width"))
+    page.locator(".saew-graph-zoom-step[title='zoom in']").click()
+    expect(stage).to_have_attribute("data-zoom", "1.25")
+    assert float(svg.get_attribute("width")) == pytest.approx(width * 1.25, rel=1e-3)
+    expect(page.locator(".saew-graph-zoom-value")).to_have_text("125%")
+    stage.hover()
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    expect(stage).to_have_attribute("data-zoom", "1.5")
+    # drag the empty background: the stage scrolls the other way
+    box = stage.bounding_box()
+    page.evaluate(
+        "() => { const s = document.querySelector('.saew-graph-stage');"
+        " s.scrollLeft = 60; s.scrollTop = 40; }"
+    )
+    start = page.evaluate("() => document.querySelector('.saew-graph-stage').scrollLeft")
+    page.mouse.move(box["x"] + 4, box["y"] + 4)  # the top-left corner: no node there
+    page.mouse.down()
+    page.mouse.move(box["x"] + 44, box["y"] + 4, steps=4)
+    page.mouse.up()
+    after = page.evaluate("() => document.querySelector('.saew-graph-stage').scrollLeft")
+    assert after == pytest.approx(start - 40, abs=2)
+    page.locator(".saew-graph-zoom-reset").click()
+    expect(stage).to_have_attribute("data-zoom", "1")
+    # edges are drawn at the new scale too
+    assert int(page.locator(".saew-graph-edges").get_attribute("data-edges")) > 0
+    assert watch.errors == []

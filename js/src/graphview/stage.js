@@ -12,6 +12,7 @@ import {
   LEFT,
   layoutGraph,
   neighbours,
+  nodeName,
   nodeShape,
   placeLabel,
   ranksFor,
@@ -21,16 +22,99 @@ import {
 } from "./state.js";
 
 const SUPERNODE_CHARS = 28;
+const NODE_LABEL_CHARS = 22;
+const NODE_LABELS = 14; // the strongest shown features get their name drawn beside them
+const ZOOMS = [0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 4];
 
 export function stage(model, g, { el, root, count, tooltip, describe, togglePin }) {
   const n = g.ids.length;
   const canvas = h("canvas", { class: "saew-graph-edges" });
   const layer = svg("svg", { class: "saew-graph-nodes" });
-  const node = h("div", { class: "saew-graph-stage" }, canvas, layer);
+  const scroller = h("div", { class: "saew-graph-stage" }, canvas, layer);
   const dpr = window.devicePixelRatio || 1;
   let placed = { xy: new Float32Array(2 * n), visible: new Uint8Array(n), width: 0, height: 0 };
   let hovered = -1;
   let shapes = new Map();
+  let zoom = 1;
+
+  // Zoom scales the drawing (the SVG through its viewBox, the canvas by its transform); the
+  // stage scrolls, and dragging its background pans it. Ctrl+wheel (and a trackpad's pinch)
+  // zooms around the pointer; a plain wheel keeps scrolling the notebook.
+  const zoomLabel = h("span", { class: "saew-graph-zoom-value" }, "100%");
+  const zoomButton = (text, title, step) =>
+    h(
+      "button",
+      { class: "saew-graph-zoom-step", title, "aria-label": title, onclick: () => zoomBy(step) },
+      text,
+    );
+  const zoomBar = h(
+    "div",
+    { class: "saew-graph-zoom", role: "group", "aria-label": "zoom" },
+    zoomButton("−", "zoom out", -1),
+    zoomLabel,
+    zoomButton("+", "zoom in", 1),
+    h(
+      "button",
+      { class: "saew-graph-zoom-reset", title: "back to 100%", onclick: () => setZoom(1) },
+      "reset",
+    ),
+  );
+  const node = h("div", { class: "saew-graph-view" }, zoomBar, scroller);
+
+  function setZoom(next, anchor = null) {
+    const k = Math.min(ZOOMS[ZOOMS.length - 1], Math.max(ZOOMS[0], next));
+    if (k === zoom) return;
+    const box = scroller.getBoundingClientRect();
+    const ax = anchor ? anchor.x - box.left : scroller.clientWidth / 2;
+    const ay = anchor ? anchor.y - box.top : scroller.clientHeight / 2;
+    const gx = (scroller.scrollLeft + ax) / zoom;
+    const gy = (scroller.scrollTop + ay) / zoom;
+    zoom = k;
+    scroller.dataset.zoom = String(k);
+    zoomLabel.textContent = `${Math.round(k * 100)}%`;
+    sizeDrawing();
+    drawEdges();
+    scroller.scrollLeft = gx * k - ax; // the point under the pointer stays put
+    scroller.scrollTop = gy * k - ay;
+  }
+
+  function zoomBy(step, anchor = null) {
+    const at = ZOOMS.findIndex((z) => z >= zoom - 1e-9);
+    const i = Math.min(ZOOMS.length - 1, Math.max(0, (at < 0 ? ZOOMS.length - 1 : at) + step));
+    setZoom(ZOOMS[i], anchor);
+  }
+
+  scroller.addEventListener(
+    "wheel",
+    (event) => {
+      if (!event.ctrlKey && !event.metaKey) return;
+      event.preventDefault();
+      zoomBy(event.deltaY < 0 ? 1 : -1, { x: event.clientX, y: event.clientY });
+    },
+    { passive: false },
+  );
+  let drag = null;
+  scroller.addEventListener("mousedown", (event) => {
+    if (event.button !== 0 || event.target.saewIndex !== undefined) return;
+    drag = {
+      x: event.clientX,
+      y: event.clientY,
+      left: scroller.scrollLeft,
+      top: scroller.scrollTop,
+    };
+    scroller.classList.add("saew-panning");
+  });
+  const onMove = (event) => {
+    if (!drag) return;
+    scroller.scrollLeft = drag.left - (event.clientX - drag.x);
+    scroller.scrollTop = drag.top - (event.clientY - drag.y);
+  };
+  const onUp = () => {
+    drag = null;
+    scroller.classList.remove("saew-panning");
+  };
+  window.addEventListener("mousemove", onMove);
+  window.addEventListener("mouseup", onUp);
 
   function layout() {
     const ranks = ranksFor(g, model.get("target"));
@@ -52,11 +136,9 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
   }
 
   function drawNodes(ranks) {
-    const { xy, visible, streams, top, colW, width, height } = placed;
+    const { xy, visible, streams, top, colW, height } = placed;
     clear(layer);
-    layer.setAttribute("width", String(width));
-    layer.setAttribute("height", String(height));
-    layer.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    sizeDrawing();
     const names = new Map(g.streams);
     for (const s of streams)
       text({ x: 4, y: top.get(s) + 10, class: "saew-graph-stream" }, names.get(s));
@@ -89,7 +171,60 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
       layer.appendChild(shape);
     }
     drawTargetLabels();
-    drawSupernodeLabels(supernodes);
+    const taken = drawSupernodeLabels(supernodes);
+    drawNodeLabels(ranks, groups, taken);
+  }
+
+  function sizeDrawing() {
+    const { width, height } = placed;
+    layer.setAttribute("width", String(width * zoom));
+    layer.setAttribute("height", String(height * zoom));
+    layer.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  }
+
+  function nodeBoxes() {
+    const { xy } = placed;
+    const boxes = [];
+    for (const [i] of shapes) {
+      boxes.push({ x: xy[2 * i], y: xy[2 * i + 1], r: nodeShape(g.types[i], 0).size + 0.5 });
+    }
+    return boxes;
+  }
+
+  // The names of the strongest shown features (not in a supernode), each beside its node where
+  // it covers no node and no other label; a name with no free place is left out, not overlapped.
+  function drawNodeLabels(ranks, groups, taken) {
+    const { xy, visible, width, height, gutter } = placed;
+    const strongest = [];
+    for (let i = 0; i < n; i++) {
+      if (visible[i] && g.types[i] === "feature" && !groups.has(g.ids[i])) strongest.push(i);
+    }
+    strongest.sort((a, b) => ranks[a] - ranks[b]);
+    const nodes = nodeBoxes();
+    const bounds = { x: LEFT, y: 0, w: Math.min(width, gutter) - LEFT, h: height - 36 };
+    for (const i of strongest.slice(0, NODE_LABELS)) {
+      const full = nodeName(g, i) || `#${g.feature[i]}`;
+      const label = truncate(full, NODE_LABEL_CHARS);
+      const w = Array.from(label).length * 6 + 4;
+      const hh = 11;
+      const x = xy[2 * i];
+      const y = xy[2 * i + 1];
+      const at = placeLabel(w, hh, { x: x - 3, y: y - 3, w: 6, h: 6 }, nodes, taken, bounds);
+      if (!at.free) continue;
+      taken.push({ x: at.x, y: at.y, w, h: hh });
+      layer.appendChild(
+        titled(
+          {
+            x: at.x + 2,
+            y: at.y + hh - 2,
+            class: "saew-graph-node-label",
+            "data-node-label": g.ids[i],
+          },
+          label,
+          `${full} · ${g.places?.[i] || g.sites[i]}`,
+        ),
+      );
+    }
   }
 
   // A text with the full text as its hover title (beside the text, so its textContent is
@@ -130,10 +265,7 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
   // other label, joined to the group's nearest member.
   function drawSupernodeLabels(supernodes) {
     const { xy, visible, width, height, gutter } = placed;
-    const nodes = [];
-    for (const [i] of shapes) {
-      nodes.push({ x: xy[2 * i], y: xy[2 * i + 1], r: nodeShape(g.types[i], 0).size + 0.5 });
-    }
+    const nodes = nodeBoxes();
     const bounds = { x: LEFT, y: 0, w: Math.min(width, gutter) - LEFT, h: height - 36 };
     const taken = [];
     supernodes.forEach((sn, k) => {
@@ -201,17 +333,18 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
       );
       layer.appendChild(tag);
     });
+    return taken;
   }
 
   function drawEdges() {
     const { xy, visible, width, height } = placed;
-    canvas.width = Math.round(width * dpr);
-    canvas.height = Math.round(height * dpr);
-    canvas.style.width = `${width}px`;
-    canvas.style.height = `${height}px`;
+    canvas.width = Math.round(width * zoom * dpr);
+    canvas.height = Math.round(height * zoom * dpr);
+    canvas.style.width = `${width * zoom}px`;
+    canvas.style.height = `${height * zoom}px`;
     const ctx = canvas.getContext("2d");
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.setTransform(dpr * zoom, 0, 0, dpr * zoom, 0, 0);
     ctx.clearRect(0, 0, width, height);
     const clicked = g.indexOf.get(model.get("clicked"));
     const focus = hovered >= 0 ? hovered : clicked !== undefined ? clicked : -1;
@@ -266,5 +399,12 @@ export function stage(model, g, { el, root, count, tooltip, describe, togglePin 
     }
   });
 
-  return { node, layout };
+  return {
+    node,
+    layout,
+    dispose() {
+      window.removeEventListener("mousemove", onMove);
+      window.removeEventListener("mouseup", onUp);
+    },
+  };
 }

@@ -94,6 +94,7 @@ export function render({ model, el }) {
   return () => {
     task.dispose();
     tooltip.dispose();
+    graph.dispose();
     for (const [name, fn] of handlers) model.off(name, fn);
     clear(root);
   };
