@@ -143,13 +143,21 @@ def transcoders(args: argparse.Namespace) -> int:
     import saewidgets as sw
     from saewidgets.analysis.evaluate_transcoders import evaluate_transcoders
     from saewidgets.sae.transcoders import transcoder_folder
-    from saewidgets.training.transcoders import TranscoderConfig, train_transcoders
+    from saewidgets.training.transcoders import (
+        TranscoderConfig,
+        export_checkpoint,
+        train_transcoders,
+    )
 
     model = sw.load_model(args.model, device=args.device or "cpu")
-    config = TranscoderConfig(d_sae=args.d_sae, k=args.k, n_tokens=args.n_tokens)
-    result = train_transcoders(
-        model, args.layer, config=config, out=args.out, max_steps=args.max_steps
-    )
+    if args.export_now:
+        result = export_checkpoint(model, args.out)
+        print("exported the unfinished run as it stands (the run can go on)")
+    else:
+        config = TranscoderConfig(d_sae=args.d_sae, k=args.k, n_tokens=args.n_tokens)
+        result = train_transcoders(
+            model, args.layer, config=config, out=args.out, max_steps=args.max_steps
+        )
     if result is None:
         print("stopped at --max-steps; run the same command again to go on")
         return 0
@@ -333,6 +341,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="stop after this many steps (the run resumes where it stopped)",
+    )
+    tc.add_argument(
+        "--export-now",
+        action="store_true",
+        help="write the transcoders of an unfinished run as they stand at its last checkpoint",
     )
     tc.add_argument("--evaluate", type=int, default=0, help="then evaluate on this many tokens")
     tc.add_argument("--out", default=None, help="output folder (default: the user cache)")

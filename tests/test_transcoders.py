@@ -14,7 +14,11 @@ from tiny import tiny_model
 
 import saewidgets as sw
 from saewidgets.sae.transcoders import built_layers
-from saewidgets.training.transcoders import TranscoderConfig, train_transcoders
+from saewidgets.training.transcoders import (
+    TranscoderConfig,
+    export_checkpoint,
+    train_transcoders,
+)
 
 TEXTS = [
     f"Note {i}: the {c} fox jumps over {i % 7} lazy dogs while the {c} cat sleeps."
@@ -98,6 +102,13 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
     )
     saved = load_file(str(tmp_path / "b" / "checkpoint" / "layer_1.safetensors"))
     assert {"W_enc", "adam.W_enc.exp_avg", "since_fired", "scales"} <= set(saved)
+    # the run as it stands can be written out (and loaded) without ending it
+    early = export_checkpoint(model, tmp_path / "b")
+    index = json.loads((tmp_path / "b" / "transcoders.json").read_text())
+    assert index["partial"] is True and index["steps"] == 7 and index["of_steps"] == 12
+    assert list(sw.load_transcoders(tmp_path / "b")) == list(early)
+    with pytest.raises(sw.SAEConfigError, match="no unfinished transcoder run"):
+        export_checkpoint(model, tmp_path / "a")
     resumed = train_transcoders(
         model, [1], corpus=corpus, config=cfg, out=tmp_path / "b", progress=False
     )

@@ -389,15 +389,37 @@ def _resume(ckpt: Path, identity: dict, trainers: dict, pool: _WindowPool) -> di
     return saved
 
 
-def _export(out: Path, model: Model, trainers: dict, identity: dict, meta: dict) -> dict:
+def _export(
+    out: Path, model: Model, trainers: dict, identity: dict, meta: dict, *, partial: bool = False
+) -> dict:
     saes = {}
     for layer, trainer in trainers.items():
         sae = saes[read_site(layer)] = trainer.export(layer, model.name)
         sae.save(out / f"layer_{layer}", overwrite=True)
-    (out / INDEX).write_text(
-        json.dumps({**identity, "steps": meta["step"], "seconds": meta["seconds"]}, indent=2)
-    )
+    n_steps = TranscoderConfig(**identity["config"]).n_steps(identity["config"]["window"])
+    summary = {**identity, "steps": meta["step"], "of_steps": n_steps, "partial": partial}
+    (out / INDEX).write_text(json.dumps({**summary, "seconds": meta["seconds"]}, indent=2))
     (out / "history.json").write_text(json.dumps(meta["history"]))
-    if (out / CHECKPOINT).exists():
+    if not partial and (out / CHECKPOINT).exists():
         shutil.rmtree(out / CHECKPOINT)
     return saes
+
+
+def export_checkpoint(model: Model | None = None, out: str | Path | None = None) -> dict:
+    """Write the transcoders of an unfinished run as they stand at its last checkpoint (its
+    learning rate not yet decayed), keeping the checkpoint so the run can go on; a later
+    finished run replaces them. ``transcoders.json`` says ``"partial": true`` and the steps."""
+    model = model if model is not None else load_model()
+    out = Path(out) if out is not None else default_folder(model)
+    state = out / CHECKPOINT / "state.json"
+    if not state.is_file():
+        raise SAEConfigError(f"no unfinished transcoder run in {out} (no {state.name})")
+    saved = json.loads(state.read_text())
+    cfg = TranscoderConfig(**saved["config"])
+    trainers = {}
+    for layer in saved["layers"]:
+        trainer = _LayerTrainer(model.d_model, cfg, layer, model.device)
+        trainer.load(load_file(str(out / CHECKPOINT / f"layer_{layer}.safetensors")), 0)
+        trainers[layer] = trainer
+    identity = {k: saved[k] for k in ("config", "layers", "model", "corpus")}
+    return _export(out, model, trainers, identity, saved, partial=True)
