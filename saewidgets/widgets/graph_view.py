@@ -307,7 +307,9 @@ class GraphView(SAEWidget):
         from saewidgets.analysis.attribution.supernodes import group_label, suggest_groups
 
         g = self.graph
-        ranks = g.ranks()
+        if getattr(self, "_all_ranks", None) is None:  # a slider drag re-asks: rank once
+            self._all_ranks = g.ranks()
+        ranks = self._all_ranks
         grouped = {n for group in self.supernodes for n in group[1:]}
         ids = g.nodes["node_id"].astype(str).to_numpy()
         shown = g.mask("feature") & (ranks <= self.node_threshold)
