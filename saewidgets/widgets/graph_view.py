@@ -524,13 +524,13 @@ def _known_pins(graph) -> list[str]:
 
 def _known_supernodes(graph) -> list[list]:
     """Imported supernodes (``[label, id, ...]``) without members the graph lacks; a group
-    left with fewer than two members is dropped."""
+    left with no member is dropped."""
     out, stale = [], []
     for group in graph.qparams.get("supernodes") or []:
         label, members = group[0], [str(m) for m in group[1:]]
         stale += [m for m in members if m not in graph]
         kept = [m for m in members if m in graph]
-        if len(kept) >= 2:
+        if kept:
             out.append([label, *kept])
     if stale:
         warnings.warn(

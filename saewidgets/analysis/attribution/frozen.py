@@ -4,7 +4,8 @@ One clean pass *records* the prompt's attention patterns, norm scales and MLP ga
 Later passes *replay* them as constants, so the map from any residual write to any later read is
 linear (and, on the clean inputs, gives the model's own values). Dictionary sites are cut: the
 value a site passes on is a leaf tensor (the clean value unless a caller edits it), so gradients
-and edits reach exactly one site further — the direct effects an attribution graph stores.
+and edits reach exactly one site further — the direct effects an attribution graph stores. The
+first position is the exception (`_live_first`): it stays live, a function of its own token.
 
 Works through plain torch hooks plus one attention function registered with transformers, so it
 covers every family in `saewidgets.model.sites` without per-model code.
@@ -331,6 +332,21 @@ class FrozenModel:
             raise RuntimeError("record() the clean pass before replaying it")
         run = _Run("replay", self.constants)
         reads = {} if reads is None else reads
+        leaves = {k: v if k == "embed" else _live_first(v) for k, v in leaves.items()}
         with torch.set_grad_enabled(grad), self._installed(run, leaves, reads, {}):
             self._forward(input_ids)
         return reads
+
+
+def _live_first(leaf):
+    """A write-site leaf whose first position stays live. The first position sees only its own
+    token, and holds the attention sink's massive activations that no dictionary reconstructs;
+    kept live through the frozen (linear) layers, everything there is a function of that
+    token's embedding, so it is attributed to the token instead of to error nodes."""
+
+    def value_at(value):
+        held = leaf(value) if callable(leaf) else leaf
+        first = value[:, :1].to(held.dtype)
+        return torch.cat([first.expand(held.shape[0], -1, -1), held[:, 1:]], dim=1)
+
+    return value_at
