@@ -5,7 +5,8 @@ For each prompt (different kinds of next-token behaviour) and each set of dictio
 the top target, the replacement score (share of the target's influence that reaches the
 input tokens through features rather than error nodes), completeness (share of every node's
 input explained by non-error sources), the kind of the strongest direct input to the top
-target (feature, error or token), and the wall time. Needs the embedded model's transcoders
+target (feature, error or token; and among features and errors only, since the first token
+carries the attention sink's whole stack), and the wall time. Needs the embedded model's transcoders
 (`python -m saewidgets transcoders`).
 
     .venv/bin/python benchmarks/bench_graph_quality.py [--nodes 2000] [--only transcoders]
@@ -38,12 +39,13 @@ PROMPTS = [
 ]
 
 
-def strongest_input(graph) -> tuple[str, str]:
-    """Type and label of the node with the largest direct edge into the top target."""
+def strongest_input(graph, kinds=("feature", "error", "token")) -> tuple[str, str]:
+    """Type and label of the node (of ``kinds``) with the largest direct edge into the top
+    target."""
     nodes = graph.nodes
     logits = np.nonzero(graph.mask("logit"))[0]
     top = int(logits[np.argmax(nodes["prob"].to_numpy()[logits])])
-    into = graph.edges.target == top
+    into = (graph.edges.target == top) & graph.mask(*kinds)[graph.edges.source]
     sources, weights = graph.edges.source[into], graph.edges.weight[into]
     best = int(sources[np.argmax(np.abs(weights))])
     row = nodes.iloc[best]
@@ -58,6 +60,7 @@ def one(model, prompt: str, saes, nodes: int) -> dict:
     seconds = time.perf_counter() - start
     replacement, completeness = graph.scores()
     kind, label = strongest_input(graph)
+    inner, _ = strongest_input(graph, ("feature", "error"))  # tokens aside
     logits = graph.nodes[graph.mask("logit")].sort_values("prob")
     return {
         "target": str(logits.iloc[-1]["label"]),
@@ -66,6 +69,7 @@ def one(model, prompt: str, saes, nodes: int) -> dict:
         "completeness": round(completeness, 3),
         "strongest_input": kind,
         "strongest_label": label,
+        "strongest_inner": inner,
         "active_features": int(graph.metadata["n_active_features"]),
         "seconds": round(seconds, 1),
     }
@@ -98,6 +102,8 @@ def main() -> None:
             "median_replacement": statistics.median(r["replacement"] for r in rows),
             "median_completeness": statistics.median(r["completeness"] for r in rows),
             "strongest_is_feature": sum(r["strongest_input"] == "feature" for r in rows),
+            "strongest_is_error": sum(r["strongest_input"] == "error" for r in rows),
+            "strongest_inner_is_feature": sum(r["strongest_inner"] == "feature" for r in rows),
             "prompts": len(rows),
             "median_seconds": statistics.median(r["seconds"] for r in rows),
         }
@@ -109,7 +115,9 @@ def main() -> None:
 def _print_table(results: dict) -> None:
     names = list(results)
     head = ["kind", "top target"] + [
-        f"{n} {m}" for n in names for m in ("replacement", "completeness", "strongest input")
+        f"{n} {m}"
+        for n in names
+        for m in ("replacement", "completeness", "strongest input", "strongest feature/error")
     ]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -117,7 +125,12 @@ def _print_table(results: dict) -> None:
         cells = [row["kind"], f"`{row['target']!r}` ({row['prob']:.2f})"]
         for n in names:
             r = results[n][i]
-            cells += [f"{r['replacement']:.2f}", f"{r['completeness']:.2f}", r["strongest_input"]]
+            cells += [
+                f"{r['replacement']:.2f}",
+                f"{r['completeness']:.2f}",
+                r["strongest_input"],
+                r["strongest_inner"],
+            ]
         print("| " + " | ".join(cells) + " |")
 
 
