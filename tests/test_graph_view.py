@@ -391,6 +391,15 @@ def test_suggested_supernodes_accept_and_reject(setup):
     # 1 and 3 share a label (across positions); 1, 4 and 5 write alike at position 1; 2 is
     # alone (3, the only direction like it, sits elsewhere). Members by rank, best first.
     assert groups == [[4, 3, 5, 1]]
+    # one feature at two positions is one thing, whatever its direction's neighbours
+    same = suggest_groups(
+        np.array([0, 1, 2]),
+        ["", "", ""],
+        np.array([0, 1, 2]),
+        np.array([0.3, 0.1, 0.2]),
+        identities=["L1#5", "L2#7", "L1#5"],
+    )
+    assert same == [[2, 0]]
 
     _model, saes, graph, _stats = setup
     view = sw.GraphView(graph, node_threshold=1.0)

@@ -329,12 +329,19 @@ class GraphView(SAEWidget):
                     for site, f in zip(rows["site"], rows["feature"], strict=True)
                 ]
             )
+        identities = [
+            f"{site}#{feature}" if kind == "feature" else ""
+            for kind, site, feature in zip(
+                g.nodes["type"], g.nodes["site"], g.nodes["feature"], strict=True
+            )
+        ]
         groups = suggest_groups(
             candidates,
             labels,
             g.nodes["pos"].to_numpy(),
             ranks,
             directions,
+            identities=identities,
             min_cosine=min_cosine,
             max_groups=max_groups + len(self._rejected),
         )

@@ -1,6 +1,7 @@
 """Suggested supernodes: groups of a graph's features that likely stand for one thing.
 
-Two features are joined when they carry the same label (wherever they sit), or when they sit
+Two features are joined when they are one feature at two positions, when they carry the same
+label (wherever they sit), or when they sit
 at the same token position and their decoder directions point the same way (cosine at least
 ``min_cosine``; residual SAEs and transcoders all write into the residual stream, so
 directions of different layers compare). Groups are the connected components of those links,
@@ -29,24 +30,30 @@ def suggest_groups(
     ranks: np.ndarray,
     directions: np.ndarray | None = None,
     *,
+    identities: list[str] | None = None,
     min_cosine: float = 0.6,
     max_groups: int = 8,
 ) -> list[list[int]]:
     """Groups (lists of node indices, best first) among ``candidates`` (node indices).
 
-    ``labels``, ``positions``, ``ranks``: per node of the graph; ``directions``: one row per
-    candidate (its decoder direction), or None to group by label only."""
+    ``labels``, ``positions``, ``ranks``: per node of the graph; ``identities``: per node, a
+    key naming the feature itself (one feature at several positions is one thing);
+    ``directions``: one row per candidate (its decoder direction), or None to group by label
+    and identity only."""
     n = len(candidates)
     parent = list(range(n))
-    by_label: dict[str, int] = {}
-    for k, node in enumerate(candidates):
-        text = (labels[node] or "").strip().lower()
-        if not text:
+    for keys in (labels, identities):
+        if keys is None:
             continue
-        if text in by_label:
-            parent[_find(parent, k)] = _find(parent, by_label[text])
-        else:
-            by_label[text] = k
+        first: dict[str, int] = {}
+        for k, node in enumerate(candidates):
+            text = (keys[node] or "").strip().lower()
+            if not text:
+                continue
+            if text in first:
+                parent[_find(parent, k)] = _find(parent, first[text])
+            else:
+                first[text] = k
     if directions is not None and n > 1:
         unit = directions / np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
         cos = unit @ unit.T
