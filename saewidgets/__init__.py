@@ -51,6 +51,8 @@ _EXPORTS = {
     "Labels": "saewidgets.analysis.labels",
     "auto_labels": "saewidgets.analysis.labels",
     "explain_with": "saewidgets.analysis.labels",
+    "score_labels": "saewidgets.analysis.label_scores",
+    "RuleSimulator": "saewidgets.analysis.label_scores",
     "SearchHit": "saewidgets.analysis.search",
     "search_features": "saewidgets.analysis.search",
     "CompactStatsError": "saewidgets.analysis.stats",

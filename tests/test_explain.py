@@ -144,4 +144,6 @@ def test_concurrent_label_saves_leave_a_whole_file(tmp_path):
     assert errors == []
     saved = json.loads(path.read_text())
     assert set(saved) <= {str(f) for f in range(D)} and saved
-    assert list(tmp_path.iterdir()) == [path]  # no temporary files left behind
+    scores = path.with_suffix(".scores.json")  # the user labels' scores, saved the same way
+    assert set(json.loads(scores.read_text())) <= {str(f) for f in range(D)}
+    assert sorted(tmp_path.iterdir()) == [path, scores]  # no temporary files left behind

@@ -133,3 +133,27 @@ test("probe shading: full colour at the larger of the text's peak and the corpus
   assert.deepEqual(probeShading(probe, 4, catalog.max), ["", "", sequential(0.5)]);
   assert.deepEqual(probeShading(probe, -1, catalog.max), ["", "", ""]);
 });
+
+test("label scores sort and filter the catalog; unscored last, shared labels found", () => {
+  const scored = decodeCatalog({
+    density: pack([0.1, 0.3, 0, 0.3, 0.05], "float32"),
+    max: pack([5, 1, 0, 2, 9], "float32"),
+    detection: pack([0.9, Number.NaN, 0.55, 0.75, 0.82], "float32"),
+    twins: pack([1, 0, 0, 1, 0], "int8"),
+    labels: ["cats", "Dogs", "", "cats", "<img src=x>"],
+    tokens: TOKENS,
+    top_tokens: rows([[0, -1, -1, -1, -1], ...Array(4).fill([-1, -1, -1, -1, -1])]),
+    promoted: rows(Array(5).fill([-1, -1, -1, -1, -1])),
+  });
+  const find = (key, quality) => searchCatalog(scored, ALL, "", key, 100, quality).rows;
+  assert.deepEqual(find("detection", "all"), [0, 4, 3, 2, 1]); // NaN (unscored) last
+  assert.deepEqual(find("detection", "detection>=0.8"), [0, 4]);
+  assert.deepEqual(find("detection", "detection>=0.7"), [0, 4, 3]);
+  assert.deepEqual(find("id", "detection<0.6"), [2]); // unscored is not "doubtful"
+  assert.deepEqual(find("id", "twins"), [0, 3]);
+  assert.equal(searchCatalog(scored, ALL, "", "id", 100, "twins").of, 2);
+  assert.throws(() => find("id", "best"), /unknown label filter best/);
+  // a payload from before label scores: every label unscored, none shared
+  assert.ok(Number.isNaN(catalog.detection[0]));
+  assert.equal(catalog.twins[0], 0);
+});

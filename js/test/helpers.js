@@ -9,6 +9,7 @@ export function pack(values, dtype) {
     float32: Float32Array,
     float64: Float64Array,
     uint8: Uint8Array,
+    int8: Int8Array,
   };
   if (dtype === "float16") {
     const bits = Uint16Array.from(values, toHalf);

@@ -166,9 +166,10 @@ def label_lookup(labels: Labels | Mapping | None, d_sae: int) -> LabelLookup:
             raise LabelsError(f"labels cover {len(labels.auto)} features but the SAE has {d_sae}")
 
         def from_labels(f: int) -> tuple[str, float | None]:
-            # The score rates the automatic label only; a user's label has none.
+            # The F1 rates the automatic label only; `label_details` has every label's scores.
             return labels[f], None if f in labels.user else float(labels.score[f])
 
+        from_labels.labels = labels  # what `label_details` reads
         return from_labels
     if not isinstance(labels, Mapping):
         raise TypeError(
@@ -186,6 +187,19 @@ def label_lookup(labels: Labels | Mapping | None, d_sae: int) -> LabelLookup:
     return lambda f: (table.get(int(f), ""), None)
 
 
+N_TWINS = 5  # features named as sharing a label's text, at most
+
+
+def label_details(lookup: LabelLookup, feature: int) -> dict:
+    """For a card: the detection/fuzzing scores of the label ``feature`` shows (None when
+    unscored or labels are a plain mapping) and the features whose labels read the same."""
+    labels = getattr(lookup, "labels", None)
+    if labels is None:
+        return {"label_scores": None, "label_twins": []}
+    twins = labels.duplicates().get(int(feature), [])
+    return {"label_scores": labels.scores_of(feature), "label_twins": twins[:N_TWINS]}
+
+
 def label_table(lookup: LabelLookup, d_sae: int) -> dict[str, str]:
     """Every non-empty label of a lookup as ``{"feature id": text}`` (JSON keys for the browser)."""
     out = {}
@@ -200,6 +214,7 @@ __all__ = [
     "LabelLookup",
     "LabelsError",
     "SAEInput",
+    "label_details",
     "label_lookup",
     "label_table",
     "labels_for_site",

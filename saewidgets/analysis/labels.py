@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,15 +45,33 @@ PROMOTES = "promotes"  # the kind of a label made from VocabProj tokens (nothing
 
 @dataclass
 class Labels:
-    """Automatic labels with scores, plus user labels that override them."""
+    """Automatic labels with scores, plus user labels that override them.
+
+    Every label carries held-out scores (`label_scores.py`): ``score`` is the F1 of an
+    automatic label's tokens predicting activation, ``detection`` and ``fuzzing`` the balanced
+    accuracies the field uses; `scores_of` gives those of the label a feature shows now,
+    the user's included (scored when set, if full statistics are at hand)."""
 
     auto: list[str]
     score: np.ndarray  # F1 of the label's tokens predicting activation on held-out windows
     user: dict[int, str]
     path: Path | None = None
     kind: list[str] = field(default_factory=list)  # per feature: one of KINDS or PROMOTES
+    detection: np.ndarray | None = None  # of the automatic labels (NaN: could not be scored)
+    fuzzing: np.ndarray | None = None
+    notes: list[str] | None = None  # why an automatic label could not be scored ("" if it was)
+    # feature → {"label", "detection", "fuzzing", "note"}: scores of the user's labels, kept
+    # with the text they scored so an edited label never shows a stale score.
+    user_scores: dict[int, dict] = field(default_factory=dict)
+    stats: FeatureStats | None = field(default=None, repr=False, compare=False)  # full: scorable
+    tokenizer: object = field(default=None, repr=False, compare=False)  # reads their tokens
     # A widget's thread and the notebook may both set labels; one writer at a time.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _sampler: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.path is not None and not self.user_scores:
+            self.user_scores = _read_user_scores(_scores_path(self.path))
 
     def __getitem__(self, feature: int) -> str:
         return self.user.get(int(feature), self.auto[int(feature)])
@@ -62,7 +80,8 @@ class Labels:
         return {f: self[f] for f in range(len(self.auto)) if self[f]}
 
     def set(self, feature: int, label: str) -> None:
-        """Attach your own label (saved at once; an empty string removes it)."""
+        """Attach your own label (saved at once; an empty string removes it). With full
+        statistics at hand it is scored at once, like the automatic ones."""
         if not 0 <= int(feature) < len(self.auto):
             raise IndexError(f"feature {feature} is out of range: 0..{len(self.auto) - 1}")
         if not isinstance(label, str):
@@ -72,12 +91,123 @@ class Labels:
                 self.user[int(feature)] = label
             else:
                 self.user.pop(int(feature), None)
+                self.user_scores.pop(int(feature), None)
             if self.path is not None:
                 self._save()
+        if label and self.scorable:
+            self.remember_score(int(feature), label, self._score(int(feature), label))
+
+    @property
+    def scorable(self) -> bool:
+        return self.stats is not None and not self.stats.is_compact
+
+    def _score(self, feature: int, text: str) -> dict:
+        from saewidgets.analysis.label_scores import LabelSampler, score_one
+
+        if self._sampler is None:
+            self._sampler = LabelSampler(self.stats, tokenizer=self.tokenizer)
+        return score_one(text, self._sampler.contexts(feature))
+
+    def remember_score(self, feature: int, text: str, row: Mapping) -> None:
+        """Keep the scores of the user's label ``text`` of ``feature`` (saved with the labels)."""
+        entry = {"label": text, "note": str(row.get("note") or "")}
+        for key in ("detection", "fuzzing"):
+            entry[key] = _finite(row.get(key))
+        with self._lock:
+            self.user_scores[int(feature)] = entry
+            if self.path is not None:
+                text_out = json.dumps({str(k): v for k, v in self.user_scores.items()}, indent=1)
+                atomic_write(_scores_path(self.path), text_out.encode("utf-8"))
+
+    def ensure_scores(self, progress: bool = True) -> bool:
+        """Score every automatic label now if it has no scores yet and full statistics are at
+        hand; True when the scores exist afterwards."""
+        if self.detection is not None:
+            return True
+        if not self.scorable:
+            return False
+        from saewidgets.analysis.label_scores import score_labels
+
+        table = score_labels(
+            self.stats, dict(enumerate(self.auto)), tokenizer=self.tokenizer, progress=progress
+        )
+        self.detection = table["detection"].to_numpy(np.float64)
+        self.fuzzing = table["fuzzing"].to_numpy(np.float64)
+        self.notes = table["note"].tolist()
+        return True
+
+    def scores_of(self, feature: int) -> dict | None:
+        """Detection and fuzzing (None where not measurable, with ``note`` saying why) of the
+        label ``feature`` shows now; None when it has not been scored."""
+        f = int(feature)
+        if f in self.user:
+            found = self.user_scores.get(f)
+            if found is not None and found.get("label") == self.user[f]:
+                return {**found, "of": "user"}
+            if not self.scorable:
+                return None
+            row = self._score(f, self.user[f])
+            self.remember_score(f, self.user[f], row)
+            return {**self.user_scores[f], "of": "user"}
+        if self.detection is None:
+            if not self.scorable:
+                return None
+            row = self._score(f, self.auto[f])
+            return {
+                "label": self.auto[f],
+                "detection": _finite(row["detection"]),
+                "fuzzing": _finite(row["fuzzing"]),
+                "note": row["note"],
+                "of": "auto",
+            }
+        return {
+            "label": self.auto[f],
+            "detection": _finite(self.detection[f]),
+            "fuzzing": _finite(self.fuzzing[f]) if self.fuzzing is not None else None,
+            "note": (self.notes[f] if self.notes else "") or "",
+            "of": "auto",
+        }
+
+    def current_scores(self, key: str = "detection") -> np.ndarray:
+        """``key`` ("detection" or "fuzzing") of the label every feature shows now, NaN where
+        it is unscored (a user's label scored only once it was set with statistics at hand)."""
+        auto = getattr(self, key)
+        out = np.full(len(self.auto), np.nan) if auto is None else np.array(auto, np.float64)
+        for f in self.user:
+            found = self.user_scores.get(f)
+            fresh = found is not None and found.get("label") == self.user[f]
+            out[f] = np.nan if not fresh or found.get(key) is None else found[key]
+        return out
+
+    def duplicates(self) -> dict[int, list[int]]:
+        """Features whose shown labels read the same, each with the others sharing its text."""
+        from saewidgets.analysis.label_scores import duplicate_labels
+
+        return duplicate_labels([self[f] for f in range(len(self.auto))])
 
     def _save(self) -> None:
         text = json.dumps({str(k): v for k, v in self.user.items()}, indent=1)
         atomic_write(self.path, text.encode("utf-8"))  # never a truncated labels file
+
+
+def _finite(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return round(value, 4) if np.isfinite(value) else None
+
+
+def _scores_path(path: Path) -> Path:
+    return Path(path).with_suffix(".scores.json")
+
+
+def _read_user_scores(path: Path) -> dict[int, dict]:
+    try:
+        table = json.loads(path.read_text())
+        return {int(k): dict(v) for k, v in table.items() if isinstance(v, dict)}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}  # scores are recomputable: a damaged file only costs a rescore
 
 
 def _read_user_labels(path: Path) -> dict[int, str]:
@@ -229,7 +359,9 @@ def auto_labels(
             never = "never fires; " if stats.density[f] == 0 else ""
             labels.append(f"{never}promotes {promoted}")
             kind_of.append(PROMOTES)
-    return Labels(labels, scores, _read_user_labels(path), path, kind_of)
+    return Labels(
+        labels, scores, _read_user_labels(path), path, kind_of, stats=stats, tokenizer=tokenizer
+    )
 
 
 def _labels_of_compact(stats: FeatureStats, kinds, path: Path) -> Labels:
@@ -252,8 +384,9 @@ def _labels_of_compact(stats: FeatureStats, kinds, path: Path) -> Labels:
 
 
 def labels_document(labels: Labels, sae_hash: str, site: str) -> dict:
-    """The JSON document of a shipped ``labels.json.gz`` (automatic labels only)."""
-    return {
+    """The JSON document of a shipped ``labels.json.gz`` (automatic labels only, with their
+    detection and fuzzing scores when the labels' statistics are full)."""
+    document = {
         "format": FILE_FORMAT,
         "site": site,
         "sae_hash": sae_hash,
@@ -261,6 +394,11 @@ def labels_document(labels: Labels, sae_hash: str, site: str) -> dict:
         "scores": [round(float(x), 4) for x in labels.score],
         "kinds": list(labels.kind),
     }
+    if labels.ensure_scores():
+        document["detection"] = [_finite(x) for x in labels.detection]
+        document["fuzzing"] = [_finite(x) for x in labels.fuzzing]
+        document["notes"] = list(labels.notes or [""] * len(labels.auto))
+    return document
 
 
 # (path, mtime, size) → the parsed document: views ask for labels on every construction.
@@ -299,12 +437,20 @@ def _labels_file(path: Path, sae_hash: str, user_file: str | Path | None) -> Lab
     if document.get("sae_hash") != sae_hash:
         return None
     user = Path(user_file) if user_file else cache_dir("labels") / f"{sae_hash}.json"
+
+    def scores(key: str) -> np.ndarray | None:
+        values = document.get(key)
+        return None if values is None else np.array([np.nan if v is None else v for v in values])
+
     return Labels(
         list(document["labels"]),
         np.asarray(document["scores"], dtype=np.float64),
         _read_user_labels(user),
         user,
         list(document["kinds"]),
+        detection=scores("detection"),
+        fuzzing=scores("fuzzing"),
+        notes=document.get("notes"),
     )
 
 

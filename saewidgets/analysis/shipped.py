@@ -192,6 +192,9 @@ def read_labels(path: str | Path) -> dict:
     n = len(document.get("labels") or [])
     if not n or any(len(document.get(k) or []) != n for k in ("scores", "kinds")):
         raise ShippedFileError(f"{path}: labels, scores and kinds do not fit together")
+    optional = ("detection", "fuzzing", "notes")  # label scores: older files lack them
+    if any(k in document and len(document[k] or []) != n for k in optional):
+        raise ShippedFileError(f"{path}: labels and their label scores differ in length")
     return document
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from saewidgets.analysis.inputs import label_details
 from saewidgets.analysis.stats import (
     CARD_BINS,
     CARD_LEFT,
@@ -56,6 +57,7 @@ def feature_card(stats: FeatureStats, feature: int, lookup) -> dict:
         "site": stats.site,
         "label": label,
         "label_score": score,
+        **label_details(lookup, f),
         "dead": dead,
         "density": float(stats.density[f]),
         "max": float(stats.max_activation[f]),
@@ -140,6 +142,7 @@ def light_card(model, sae, site: str, feature: int, lookup) -> dict:
         "site": site,
         "label": label,
         "label_score": score,
+        **label_details(lookup, feature),
         "light": True,
         "logits": {
             "top": [

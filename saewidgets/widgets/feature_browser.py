@@ -53,8 +53,11 @@ class FeatureBrowser(FeatureView):
             [[table.setdefault(t, len(table)) for t in tokens] for tokens in field]
             for field in (top, promoted)
         ]
+        detection, twins = _label_quality(self._labels, stats.d_sae)
         self._catalog = {
             "density": pack(np.asarray(stats.density), "float32"),
+            "detection": pack(detection, "float32"),  # NaN: unscored
+            "twins": pack(twins, "int8"),  # 1: another feature's label reads the same
             "max": pack(np.asarray(stats.max_activation), "float32"),
             "labels": [self._lookup(f)[0] for f in range(stats.d_sae)],
             "tokens": list(table),
@@ -80,6 +83,26 @@ class FeatureBrowser(FeatureView):
         shown feature, its relatives and the features of the last typed text). The last typed
         text's result is kept; typing new text needs a kernel."""
         return super().to_html(path, title=title, features=features)
+
+
+def _label_quality(labels, d_sae: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature: its label's detection score (NaN when unscored) and whether another
+    feature's label reads the same. Full statistics are scored here (seconds per thousand
+    features), so the list can be sorted and filtered by score."""
+    from saewidgets.analysis.label_scores import duplicate_labels
+    from saewidgets.analysis.labels import Labels
+
+    if isinstance(labels, Labels):
+        labels.ensure_scores()
+        texts = [labels[f] for f in range(d_sae)]
+        detection = labels.current_scores("detection")
+    else:
+        table = dict(labels or {})
+        texts = [str(table.get(f, "")) for f in range(d_sae)]
+        detection = np.full(d_sae, np.nan)
+    twins = np.zeros(d_sae, np.int8)
+    twins[list(duplicate_labels(texts))] = 1
+    return detection.astype(np.float32), twins
 
 
 def _token_rows(rows: list[list[int]], n_tokens: int) -> dict:

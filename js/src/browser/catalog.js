@@ -7,6 +7,23 @@ import { countText, rowLabel, searchCatalog } from "./state.js";
 
 const FILTER_DELAY_MS = 120; // re-filter once typing pauses, not per key
 
+function scoreCell(catalog, f) {
+  const value = catalog.detection[f];
+  const twin = catalog.twins[f] === 1;
+  const text = Number.isNaN(value) ? "—" : value.toFixed(2);
+  const title = Number.isNaN(value)
+    ? "not scored"
+    : `detection ${value.toFixed(2)} (0.5 is chance)`;
+  return h(
+    "span",
+    {
+      class: "saew-num saew-row-score",
+      title: twin ? `${title}; another feature's label reads the same` : title,
+    },
+    twin ? `${text} ≡` : text,
+  );
+}
+
 export function catalogList({ catalog, available, open }) {
   const filter = h("input", {
     class: "saew-filter",
@@ -20,7 +37,17 @@ export function catalogList({ catalog, available, open }) {
     h("option", { value: "match" }, "best match"),
     h("option", { value: "density" }, "most frequent"),
     h("option", { value: "max" }, "strongest"),
+    h("option", { value: "detection" }, "best label score"),
     h("option", { value: "id" }, "id"),
+  );
+  const quality = h(
+    "select",
+    { class: "saew-quality", "aria-label": "filter by label score" },
+    h("option", { value: "all" }, "all labels"),
+    h("option", { value: "detection>=0.8" }, "detection ≥ 0.8"),
+    h("option", { value: "detection>=0.7" }, "detection ≥ 0.7"),
+    h("option", { value: "detection<0.6" }, "detection < 0.6 (doubtful)"),
+    h("option", { value: "twins" }, "labels shared by several features"),
   );
   const count = h("span", { class: "saew-muted saew-count" });
   const list = h("div", { class: "saew-list", role: "list" });
@@ -32,6 +59,7 @@ export function catalogList({ catalog, available, open }) {
     h("span", {}, "promotes"),
     h("span", {}, "density"),
     h("span", {}, "max"),
+    h("span", { title: "detection score of the label (0.5 is chance)" }, "label score"),
   );
 
   function row(f, hit) {
@@ -61,11 +89,19 @@ export function catalogList({ catalog, available, open }) {
       h("span", { class: "saew-row-tokens", title: "tokens it promotes" }, catalog.promotedText[f]),
       h("span", { class: "saew-num" }, percent(catalog.density[f])),
       h("span", { class: "saew-num" }, fmt(catalog.max[f])),
+      scoreCell(catalog, f),
     );
   }
 
   function paint() {
-    const found = searchCatalog(catalog, available, filter.value, sort.value);
+    const found = searchCatalog(
+      catalog,
+      available,
+      filter.value,
+      sort.value,
+      undefined,
+      quality.value,
+    );
     count.textContent = countText(found);
     clear(list).append(...found.rows.map((f) => row(f, found.matches.get(f))));
   }
@@ -76,8 +112,9 @@ export function catalogList({ catalog, available, open }) {
     timer = setTimeout(paint, FILTER_DELAY_MS);
   });
   sort.addEventListener("change", paint);
+  quality.addEventListener("change", paint);
   return {
-    controls: h("div", { class: "saew-controls" }, filter, sort, count),
+    controls: h("div", { class: "saew-controls" }, filter, sort, quality, count),
     head,
     list,
     paint,

@@ -19,9 +19,13 @@ export function decodeCatalog(raw) {
   const max = unpack(raw.max);
   const topTokens = tokenRows(raw.top_tokens, raw.tokens);
   const promoted = tokenRows(raw.promoted, raw.tokens);
+  const size = raw.labels.length;
   return {
     density: unpack(raw.density),
     max,
+    // older payloads (pages exported before label scores) have neither array
+    detection: raw.detection ? unpack(raw.detection) : new Float32Array(size).fill(Number.NaN),
+    twins: raw.twins ? unpack(raw.twins) : new Int8Array(size),
     labels: raw.labels,
     topTokens,
     promoted,
@@ -58,15 +62,28 @@ export function availableFeatures(size, live, hasCard) {
   return out;
 }
 
+/** Which labels a "quality" filter keeps: every one, scored at least so high, or shared. */
+export const QUALITY_FILTERS = {
+  all: () => true,
+  "detection>=0.7": (c, f) => c.detection[f] >= 0.7,
+  "detection>=0.8": (c, f) => c.detection[f] >= 0.8,
+  "detection<0.6": (c, f) => c.detection[f] < 0.6,
+  twins: (c, f) => c.twins[f] === 1,
+};
+
 /**
- * The catalog rows for a search text and a sort key ("match", "density", "max" or "id").
+ * The catalog rows for a search text, a sort key ("match", "density", "max", "detection" or
+ * "id") and a label-quality filter (a key of QUALITY_FILTERS).
  * Without words in the text every available feature is listed; with words, the features that
  * match them by lib/search.js's rule (`matches` maps each to its search hit). "match" orders
- * by that rule (by density when nothing is searched); the other keys strongest first, ties by
- * id. Returns the first `limit` rows and the counts.
+ * by that rule (by density when nothing is searched); the other keys strongest first (unscored
+ * labels last), ties by id. Returns the first `limit` rows and the counts.
  */
-export function searchCatalog(catalog, available, query, key, limit = LIST_LIMIT) {
-  const { density, max } = catalog;
+export function searchCatalog(catalog, available, query, key, limit = LIST_LIMIT, quality = "all") {
+  const { density, max, detection } = catalog;
+  const keep = QUALITY_FILTERS[quality];
+  if (!keep) throw new Error(`unknown label filter ${quality}`);
+  if (quality !== "all") available = available.filter((f) => keep(catalog, f));
   const matches = new Map();
   let rows;
   if (queryWords(query).length === 0) {
@@ -80,7 +97,10 @@ export function searchCatalog(catalog, available, query, key, limit = LIST_LIMIT
   if (key === "density" || (key === "match" && !searched)) {
     rows.sort((a, b) => density[b] - density[a] || a - b);
   } else if (key === "max") rows.sort((a, b) => max[b] - max[a] || a - b);
-  else if (key === "id" && searched) rows.sort((a, b) => a - b);
+  else if (key === "detection") {
+    const value = (f) => (Number.isNaN(detection[f]) ? -1 : detection[f]);
+    rows.sort((a, b) => value(b) - value(a) || a - b);
+  } else if (key === "id" && searched) rows.sort((a, b) => a - b);
   return { rows: rows.slice(0, limit), total: rows.length, of: available.length, limit, matches };
 }
 

@@ -40,15 +40,74 @@ function header(card) {
       "div",
       { class: "saew-card-facts" },
       ...facts,
-      !card.dead && card.label_score !== null && card.label_score !== undefined && card.label
-        ? h(
-            "span",
-            { title: "F1 of the label's tokens predicting activation on held-out text" },
-            `label F1 ${card.label_score.toFixed(2)}`,
-          )
-        : null,
+      ...labelScores(card),
       h("span", { class: "saew-muted" }, card.site),
     ),
+    twinsNote(card),
+  );
+}
+
+const SCORE_HELP = {
+  detection:
+    "Detection: balanced accuracy of the label telling held-out contexts where the feature fires " +
+    "(drawn across its activation range) from contexts where it does not. 0.5 is chance.",
+  fuzzing:
+    "Fuzzing: balanced accuracy of the label telling the tokens where the feature fires from " +
+    "other tokens of the same contexts. 0.5 is chance.",
+};
+
+// A label never shows without its scores: measured ones, or why there are none.
+function labelScores(card) {
+  if (!card.label || card.dead) return [];
+  const scores = card.label_scores;
+  if (!scores) {
+    return [
+      h(
+        "span",
+        {
+          class: "saew-label-score saew-muted",
+          title: "Score it with sw.score_labels(full_stats, labels) (full statistics are needed)",
+        },
+        "label not scored",
+      ),
+    ];
+  }
+  const out = [];
+  for (const key of ["detection", "fuzzing"]) {
+    const value = scores[key];
+    if (value === null || value === undefined) continue;
+    const level = value >= 0.8 ? "good" : value >= 0.65 ? "fair" : "poor";
+    out.push(
+      h(
+        "span",
+        {
+          class: `saew-label-score saew-score-${level}`,
+          title: SCORE_HELP[key],
+          "data-score": key,
+        },
+        `${key} ${value.toFixed(2)}`,
+      ),
+    );
+  }
+  if (!out.length) {
+    out.push(
+      h("span", { class: "saew-label-score saew-muted" }, scores.note || "label not scorable"),
+    );
+  }
+  if (scores.of === "user") out.push(h("span", { class: "saew-muted" }, "(your label)"));
+  return out;
+}
+
+function twinsNote(card) {
+  const twins = card.label_twins || [];
+  if (!twins.length) return null;
+  return h(
+    "div",
+    {
+      class: "saew-label-twins",
+      title: "Labels that read the same do not tell these features apart",
+    },
+    `same label as ${twins.map((f) => `#${f}`).join(", ")}`,
   );
 }
 
