@@ -274,7 +274,7 @@ class LabelSampler:
         # Quiet contexts: random spans of held-out windows without a single activation.
         inactive, span, seen = [], SPAN_LEFT + SPAN_RIGHT + 1, set()
         sorted_pos = np.sort(positions)
-        for _ in range(n_inactive * 4):
+        for _ in range(n_inactive * 4 + 20):
             if len(inactive) >= n_inactive:
                 break
             row = int(rng.choice(self._windows))

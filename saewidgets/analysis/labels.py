@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +63,8 @@ class Labels:
     # feature → {"label", "detection", "fuzzing", "note"}: scores of the user's labels, kept
     # with the text they scored so an edited label never shows a stale score.
     user_scores: dict[int, dict] = field(default_factory=dict)
+    # feature → {"status": "explained" | "kept", "why"}: what `explain_with` did with it
+    explained: dict[int, dict] = field(default_factory=dict)
     stats: FeatureStats | None = field(default=None, repr=False, compare=False)  # full: scorable
     tokenizer: object = field(default=None, repr=False, compare=False)  # reads their tokens
     # A widget's thread and the notebook may both set labels; one writer at a time.
@@ -457,18 +459,73 @@ def _labels_file(path: Path, sae_hash: str, user_file: str | Path | None) -> Lab
 def explain_with(
     stats: FeatureStats,
     tokenizer,
-    explainer: Callable[[int, list[str]], str],
+    explainer,
     features: list[int],
     labels: Labels,
     n_examples: int = 10,
+    *,
+    model=None,
+    sae=None,
+    simulator=None,
 ) -> Labels:
-    """Ask ``explainer(feature, examples)`` (any callable, e.g. one that prompts an LLM) for a
-    label of each feature; examples are its top contexts with the firing token in [[ ]]."""
+    """Label ``features`` with an explainer and score each new label like every other.
+
+    ``explainer``: an OpenAI-compatible endpoint (`sw.ChatEndpoint`, or its URL as a string),
+    which reads `llm.explain_prompt` (top contexts, with their PruningMaxAct cores when
+    ``model`` and ``sae`` are given, mutual-information tokens and promoted tokens); or any
+    callable ``explainer(feature, examples) -> str``, whose examples are the top contexts with
+    the firing token in [[ ]].
+
+    Each label is scored with ``simulator`` (default the offline `RuleSimulator`; pass
+    `sw.LLMSimulator(endpoint)` to let a model judge) when ``stats`` are full. A feature whose
+    explainer fails (endpoint down or slow after one retry, an answer that is not a label)
+    keeps its label, and ``labels.explained[feature]`` says why; a warning lists them."""
+    from saewidgets.analysis.llm import ChatEndpoint, LLMError, clean_label, explain_prompt
+
+    if isinstance(explainer, str):
+        explainer = ChatEndpoint(explainer)
+    if not callable(explainer):
+        raise TypeError(
+            "explainer must be sw.ChatEndpoint, an endpoint URL or a callable "
+            f"(feature, examples) -> str, not {type(explainer).__name__}"
+        )
+    if (model is None) != (sae is None):
+        raise ValueError("pass both model= and sae= (for PruningMaxAct cores), or neither")
+    failed = []
     for f in features:
-        texts = []
-        for ex in stats.top_examples(f, n=n_examples):
-            pieces = [tokenizer.decode([t]) for t in ex["token_ids"]]
-            pieces[ex["focus"]] = f"[[{pieces[ex['focus']]}]]"
-            texts.append("".join(pieces))
-        labels.set(f, str(explainer(f, texts)))
+        f = stats.check_feature(f)
+        try:
+            if isinstance(explainer, ChatEndpoint):
+                cores = None
+                if model is not None:
+                    from saewidgets.analysis.pruning import prune_examples
+
+                    cores = [r["length"] for r in prune_examples(model, sae, stats, f, n_examples)]
+                text = clean_label(explainer(explain_prompt(stats, f, cores, n_examples)))
+            else:
+                text = str(explainer(f, _marked_examples(stats, tokenizer, f, n_examples)))
+        except LLMError as error:
+            labels.explained[f] = {"status": "kept", "why": str(error)}
+            failed.append(f"#{f} ({error})")
+            continue
+        labels.set(f, text)
+        labels.explained[f] = {"status": "explained", "why": ""}
+        if simulator is not None and labels.scorable:
+            from saewidgets.analysis.label_scores import LabelSampler, score_one
+
+            sampler = LabelSampler(stats, tokenizer=tokenizer)
+            labels.remember_score(f, text, score_one(text, sampler.contexts(f), simulator))
+    if failed:
+        warnings.warn(
+            f"{len(failed)} feature(s) kept their labels: " + "; ".join(failed), stacklevel=2
+        )
     return labels
+
+
+def _marked_examples(stats: FeatureStats, tokenizer, feature: int, n: int) -> list[str]:
+    texts = []
+    for ex in stats.top_examples(feature, n=n):
+        pieces = [tokenizer.decode([t]) for t in ex["token_ids"]]
+        pieces[ex["focus"]] = f"[[{pieces[ex['focus']]}]]"
+        texts.append("".join(pieces))
+    return texts
