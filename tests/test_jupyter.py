@@ -367,7 +367,7 @@ ALL_CELLS = [
     " max_new_tokens=12)\n"
     "watch(panel, 'panel', 'max_new_tokens', 'temperature', 'seed', '_search')\npanel",
     "graph = sw.attribute(model, 'the red box holds 3 stones', saes, progress=False)\n"
-    "view = sw.GraphView(graph, stats=stats)\nview",
+    "view = sw.GraphView(graph, stats=stats)\nwatch(view, 'view', 'supernodes')\nview",
     "log",  # last, so that its growing never moves the widgets
 ]
 
@@ -906,3 +906,99 @@ def test_first_positions_are_explained_where_they_show(notebook_page):
     expect(page.locator(f"{_TIP} .saew-tip-sink")).to_contain_text("attention sink")
     page.mouse.move(0, 0)
     expect(page.locator(_TIP)).to_have_count(0)
+
+
+# a point of the graph's drawing with nothing under it (not a node): where a drag pans
+_BACKGROUND_POINT = """stage => {
+  const box = stage.getBoundingClientRect();
+  for (let y = box.top + 20; y < box.bottom - 20; y += 15)
+    for (let x = box.left + 20; x < box.right - 140; x += 15) {
+      const hit = document.elementFromPoint(x, y);
+      if (hit && stage.contains(hit) && hit.saewIndex === undefined
+          && !hit.closest('[data-node]')) return [x, y];
+    }
+  return null;
+}"""
+
+
+def test_graph_zoom_pan_and_suggested_supernodes_inside_the_notebook(notebook_page):
+    """Zoom buttons and ctrl+wheel scale the drawing, a drag on its background pans it, and
+    accepting a suggested group makes a supernode in Python."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    graph = page.locator(".saew-graph").first
+    stage = graph.locator(".saew-graph-stage")
+    stage.scroll_into_view_if_needed()
+    nodes = graph.locator("svg.saew-graph-nodes")
+    width = float(nodes.get_attribute("width"))
+    for _ in range(3):  # 100 % → 125 % → 150 % → 200 %
+        graph.locator(".saew-graph-zoom-step[aria-label='zoom in']").click()
+    expect(stage).to_have_attribute("data-zoom", "2")
+    expect(graph.locator(".saew-graph-zoom-value")).to_have_text("200%")
+    assert float(nodes.get_attribute("width")) == pytest.approx(2 * width, rel=0.01)
+    stage.evaluate("e => { e.scrollLeft = 0; e.scrollTop = 0; }")
+    point = stage.evaluate(_BACKGROUND_POINT)
+    assert point is not None, "no background point in the drawing"
+    page.mouse.move(*point)
+    page.mouse.down()
+    page.mouse.move(point[0] - 120, point[1] - 60, steps=6)
+    page.mouse.up()
+    scrolled = stage.evaluate("e => [e.scrollLeft, e.scrollTop]")
+    assert scrolled[0] > 0 or scrolled[1] > 0  # the drawing moved with the pointer
+    graph.locator(".saew-graph-zoom-reset").click()
+    expect(stage).to_have_attribute("data-zoom", "1")
+    point = stage.evaluate(_BACKGROUND_POINT)
+    page.mouse.move(*point)
+    page.mouse.wheel(0, -100)  # a plain wheel scrolls the notebook, never zooms
+    expect(stage).to_have_attribute("data-zoom", "1")
+    stage.scroll_into_view_if_needed()
+    page.mouse.move(*stage.evaluate(_BACKGROUND_POINT))  # the notebook may have moved
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -100)
+    page.keyboard.up("Control")
+    expect(stage).to_have_attribute("data-zoom", "1.25")
+    graph.locator(".saew-graph-zoom-reset").click()
+
+    suggestions = graph.locator(".saew-graph-suggestion")
+    expect(suggestions.first).to_be_visible()
+    label = suggestions.first.locator(".saew-graph-suggestion-label").text_content()
+    members = suggestions.first.get_attribute("data-members")
+    after = _log_length(page)
+    suggestions.first.locator(".saew-graph-accept").click()
+    page.wait_for_function(
+        """([label, after]) => {
+        const o = [...document.querySelectorAll('.jp-OutputArea-output')]
+          .find(e => e.textContent.includes('KERNEL LOG'));
+        const lines = o ? o.textContent.split('\\n').slice(after) : [];
+        return lines.some(l => l.includes('view.supernodes=') && l.includes(label));
+    }""",
+        arg=[label, after],
+        timeout=60_000,
+    )
+    expect(graph.locator(".saew-graph-supernode-label")).to_have_count(1)
+    expect(graph.locator(f".saew-graph-suggestion[data-members='{members}']")).to_have_count(0)
+
+
+def test_label_scores_show_with_every_label_and_filter_the_browser(notebook_page):
+    """A label never shows without its score or the reason it has none; labels that read the
+    same are flagged; the browser filters and sorts by score."""
+    from playwright.sync_api import expect
+
+    page = notebook_page
+    head = page.locator(".saew-dashboard .saew-card-head").first
+    # a random tiny SAE fires everywhere: no quiet context to contrast with, and it says so
+    expect(head.locator(".saew-label-score")).to_contain_text("nearly every context")
+    expect(head.locator(".saew-label-twins")).to_contain_text("same label as #")
+    browser = page.locator(".saew-browser").first
+    rows = browser.locator(".saew-list .saew-row")
+    browser.locator(".saew-quality").select_option("twins")
+    expect(browser.locator(".saew-count")).to_contain_text("of 48 features")
+    assert rows.count() > 1
+    expect(rows.first.locator(".saew-row-score")).to_contain_text("≡")
+    browser.locator(".saew-quality").select_option("detection>=0.7")
+    expect(rows).to_have_count(0)
+    expect(browser.locator(".saew-count")).to_have_text("0 of 48 features")
+    browser.locator(".saew-quality").select_option("all")
+    browser.locator(".saew-sort").select_option("detection")
+    expect(rows.first.locator(".saew-row-score")).to_contain_text("—")  # unscored, listed

@@ -37,7 +37,7 @@ from saewidgets.analysis.shipped import (
 from saewidgets.analysis.stats import CompactStatsError, FeatureStats
 from saewidgets.core.cache import atomic_write, cache_dir
 
-LABEL_TOKENS = 5  # at most this many tokens (bigrams, next tokens) in one label
+LABEL_TOKENS = 8  # at most this many tokens (bigrams, next tokens) in one label
 PRECISION_PRIOR = 20.0  # see `_label_sets`; chosen on the shipped SAEs (benchmarks/bench_labels.py)
 KINDS = ("token", "bigram", "next")  # what a label's keys are: see `_keys`
 PROMOTES = "promotes"  # the kind of a label made from VocabProj tokens (nothing recurs)

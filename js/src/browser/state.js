@@ -83,6 +83,7 @@ export function searchCatalog(catalog, available, query, key, limit = LIST_LIMIT
   const { density, max, detection } = catalog;
   const keep = QUALITY_FILTERS[quality];
   if (!keep) throw new Error(`unknown label filter ${quality}`);
+  const of = available.length; // the count says how many of all the features are listed
   if (quality !== "all") available = available.filter((f) => keep(catalog, f));
   const matches = new Map();
   let rows;
@@ -101,7 +102,7 @@ export function searchCatalog(catalog, available, query, key, limit = LIST_LIMIT
     const value = (f) => (Number.isNaN(detection[f]) ? -1 : detection[f]);
     rows.sort((a, b) => value(b) - value(a) || a - b);
   } else if (key === "id" && searched) rows.sort((a, b) => a - b);
-  return { rows: rows.slice(0, limit), total: rows.length, of: available.length, limit, matches };
+  return { rows: rows.slice(0, limit), total: rows.length, of, limit, matches };
 }
 
 /** "12 of 4,608 features (first 100 shown)". */
