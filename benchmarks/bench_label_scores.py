@@ -68,7 +68,7 @@ def main() -> None:
                 "seconds": time.perf_counter() - start,
             }
         vocab = score_labels(stats, vocabproj_labels(stats), progress=False)
-        row["vocabproj"] = {"detection": mean(vocab, "detection"), "fuzzing": mean(vocab, "fuzzing")}
+        row["vocabproj"] = {k: mean(vocab, k) for k in ("detection", "fuzzing")}
         results[site] = row
         print(
             f"| {site} | {row[5]['detection']:.3f} | **{row[8]['detection']:.3f}** | "
