@@ -52,6 +52,8 @@ _EXPORTS = {
     "auto_labels": "saewidgets.analysis.labels",
     "explain_with": "saewidgets.analysis.labels",
     "score_labels": "saewidgets.analysis.label_scores",
+    "absorption": "saewidgets.analysis.absorption",
+    "AbsorptionResult": "saewidgets.analysis.absorption",
     "ChatEndpoint": "saewidgets.analysis.llm",
     "LLMSimulator": "saewidgets.analysis.llm",
     "LLMError": "saewidgets.analysis.llm",
