@@ -91,7 +91,7 @@ def first_letter_words(tokenizer, limit: int | None = None, seed: int = 0) -> li
     leading space; ``limit`` of them at random, as evenly over first letters as they allow."""
     vocab = tokenizer.get_vocab()
     found = {}
-    for piece, token in vocab.items():
+    for token in vocab.values():
         text = tokenizer.decode([token])
         if text.startswith(" ") and len(text) >= 4 and text[1:].isascii():
             word = text[1:]
