@@ -212,7 +212,10 @@ def evaluate(args: argparse.Namespace) -> int:
         "ce_loss_recovered",
         "delta_lm_loss",
         "kl_divergence",
+        "kl_score",
         "shrinkage",
+        "cosine_similarity",
+        "decoder_max_cosine",
     ]
     print(_markdown(table[columns]))
     return 0

@@ -59,6 +59,7 @@ def test_loss_stats_on_hand_logits():
     assert m["ce_loss_spliced"] == pytest.approx(math.log(4))
     assert m["ce_loss_clean"] == pytest.approx(math.log(1 + 3 * math.exp(-10)))
     assert m["kl_divergence"] > 0 and m["ce_loss_recovered"] == pytest.approx(0.0)
+    assert m["kl_score"] == pytest.approx(0.0)  # spliced as bad as zeroed
 
 
 def _exact_sae(d, site):
@@ -93,6 +94,11 @@ def test_a_perfect_sae_recovers_everything(model):
     assert m["ce_loss_recovered"] == pytest.approx(1.0, abs=1e-4)
     assert m["kl_divergence"] == pytest.approx(0.0, abs=1e-6)
     assert m["delta_lm_loss"] == pytest.approx(0.0, abs=1e-5)
+    assert m["kl_score"] == pytest.approx(1.0, abs=1e-5)
+    assert m["cosine_similarity"] == pytest.approx(1.0, abs=1e-6)
+    assert m["relative_reconstruction_bias"] == pytest.approx(1.0, abs=1e-6)
+    # each decoder row e_i has exactly one other row at cosine −1 and the rest at 0
+    assert m["decoder_max_cosine"] == pytest.approx(0.0, abs=1e-6)
     assert m["ce_loss_zero_ablation"] != pytest.approx(m["ce_loss_clean"], abs=1e-4)
     # every window's first position and the EOS separators (the pad token here) are left out
     windows = CORPUS.take(model.tokenizer, 600, window=32)

@@ -39,6 +39,9 @@ class ReconstructionStats:
     sse: float = 0.0  # Σ‖x − x̂‖²
     sum_l0: float = 0.0
     sum_norm_ratio: float = 0.0  # Σ ‖x̂‖/‖x‖
+    sum_cos: float = 0.0  # Σ cos(x, x̂)
+    sum_hat_sq: float = 0.0  # Σ ‖x̂‖²
+    sum_dot: float = 0.0  # Σ ⟨x, x̂⟩
     fires: torch.Tensor = field(default=None)  # type: ignore[assignment]
     token_fvu: list[np.ndarray] = field(default_factory=list)
 
@@ -57,6 +60,9 @@ class ReconstructionStats:
         self.fires += active.sum(0).double().cpu()
         norms = x.norm(dim=-1).clamp_min(1e-12)
         self.sum_norm_ratio += float((x_hat.norm(dim=-1) / norms).sum())
+        self.sum_cos += float(F.cosine_similarity(x, x_hat, dim=-1).sum())
+        self.sum_hat_sq += float(x_hat.pow(2).sum())
+        self.sum_dot += float((x * x_hat).sum())
         self.token_fvu.append((err / norms.pow(2)).float().cpu().numpy())
 
     def metrics(self) -> dict[str, float]:
@@ -70,6 +76,9 @@ class ReconstructionStats:
             "dead_fraction": float((density == 0).mean()),
             "dense_fraction": float((density > 0.1).mean()),
             "shrinkage": self.sum_norm_ratio / self.n,
+            # SAEBench's core extras: direction kept, and E‖x̂‖² / E⟨x, x̂⟩ (1: no bias)
+            "cosine_similarity": self.sum_cos / self.n,
+            "relative_reconstruction_bias": self.sum_hat_sq / max(self.sum_dot, 1e-12),
         }
 
     @property
@@ -86,6 +95,7 @@ class LossStats:
     ce_spliced: float = 0.0
     ce_zero: float = 0.0
     kl: float = 0.0  # KL(clean ‖ spliced)
+    kl_zero: float = 0.0  # KL(clean ‖ zeroed)
 
     def add(self, targets, clean_logits, spliced_logits, zero_logits) -> None:
         clean = F.log_softmax(clean_logits.double(), -1)
@@ -97,6 +107,7 @@ class LossStats:
         self.ce_spliced += float(-spliced.gather(-1, pick).sum())
         self.ce_zero += float(-zero.gather(-1, pick).sum())
         self.kl += float((clean.exp() * (clean - spliced)).sum())
+        self.kl_zero += float((clean.exp() * (clean - zero)).sum())
 
     def metrics(self) -> dict[str, float]:
         clean, spliced, zero = (
@@ -111,6 +122,8 @@ class LossStats:
             "ce_loss_recovered": ce_loss_recovered(clean, spliced, zero),
             "delta_lm_loss": spliced - clean,
             "kl_divergence": self.kl / self.n,
+            # SAEBench's KL score: 1 when splicing changes nothing, 0 when as bad as zeroing
+            "kl_score": 1.0 - self.kl / self.kl_zero if self.kl_zero > 0 else float("nan"),
         }
 
 
@@ -133,6 +146,19 @@ def spliced_and_zeroed(
     spliced, _ = model.run(ids, mask, patches={site: splice})
     zeroed, _ = model.run(ids, mask, patches={site: ablate})
     return spliced, zeroed
+
+
+@torch.no_grad()
+def decoder_redundancy(sae, block: int = 2048) -> float:
+    """Mean over latents of the largest cosine between its decoder row and any other's (SAEBench
+    reports it as redundancy: near 1 means duplicated latents)."""
+    rows = F.normalize(sae.W_dec.detach().float().cpu(), dim=-1)
+    best = []
+    for start in range(0, len(rows), block):
+        sims = rows[start : start + block] @ rows.T
+        sims[torch.arange(len(sims)), torch.arange(start, start + len(sims))] = -1.0
+        best.append(sims.max(1).values)
+    return float(torch.cat(best).mean())
 
 
 def ce_loss_recovered(clean: float, spliced: float, zero: float) -> float:
@@ -220,7 +246,7 @@ def evaluate(
         spliced, zeroed = spliced_and_zeroed(model, ids, mask, out_site, x_hat)
         # Predictions made at positions ≥ 1 (where the splice acts) for the next token.
         losses.add(ids[:, 2:], clean[:, 1:-1], spliced[:, 1:-1], zeroed[:, 1:-1])
-    metrics = {**recon.metrics(), **losses.metrics()}
+    metrics = {**recon.metrics(), **losses.metrics(), "decoder_max_cosine": decoder_redundancy(sae)}
     return EvalReport(
         out_site if sae.site_out else site,
         recon.n,
