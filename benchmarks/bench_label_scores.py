@@ -24,7 +24,7 @@ import numpy as np
 
 import saewidgets as sw
 from saewidgets.analysis import labels as label_module
-from saewidgets.analysis.label_scores import score_labels
+from saewidgets.analysis.labels import score_labels
 from saewidgets.analysis.stats import DEFAULT_TOKENS
 from saewidgets.corpus.broad import dashboard_mix
 

@@ -51,7 +51,7 @@ _EXPORTS = {
     "Labels": "saewidgets.analysis.labels",
     "auto_labels": "saewidgets.analysis.labels",
     "explain_with": "saewidgets.analysis.labels",
-    "score_labels": "saewidgets.analysis.label_scores",
+    "score_labels": "saewidgets.analysis.labels",
     "absorption": "saewidgets.analysis.absorption",
     "AbsorptionResult": "saewidgets.analysis.absorption",
     "ChatEndpoint": "saewidgets.analysis.llm",

@@ -678,11 +678,15 @@ def test_no_stale_tooltips(notebook_page):
     query.click()
     run(first)
     expect(page.locator(_TIP)).to_have_count(0)
-    point = _point_on(page, old, f"{browser} .saew-probe-tokens .saew-tok, {browser} .saew-row")
+    # a token of the new text, a feature chip or a row of the list: each opens on a click
+    clickable = (
+        f"{browser} .saew-probe-tokens .saew-tok, .saew-browser .saew-chip, {browser} .saew-row"
+    )
+    point = _point_on(page, old, clickable)
     assert point is not None, "nothing clickable under the old tooltip's place"
     target = page.evaluate(
         "([x, y]) => { const e = document.elementFromPoint(x, y);"
-        " return e.closest('.saew-row') ? 'row' : 'token'; }",
+        " return e.closest('.saew-row, .saew-chip') ? 'row' : 'token'; }",
         point,
     )
     page.mouse.click(*point)
@@ -992,6 +996,8 @@ def test_label_scores_show_with_every_label_and_filter_the_browser(notebook_page
     expect(head.locator(".saew-label-twins")).to_contain_text("same label as #")
     browser = page.locator(".saew-browser").first
     rows = browser.locator(".saew-list .saew-row")
+    # the list is a table: the notebook's own button styles must not turn rows into flex boxes
+    assert rows.first.evaluate("r => getComputedStyle(r).display") == "grid"
     browser.locator(".saew-quality").select_option("twins")
     expect(browser.locator(".saew-count")).to_contain_text("of 48 features")
     assert rows.count() > 1

@@ -13,9 +13,8 @@ from saewidgets.analysis.label_scores import (
     LabelSampler,
     RuleSimulator,
     duplicate_labels,
-    score_labels,
 )
-from saewidgets.analysis.labels import auto_labels
+from saewidgets.analysis.labels import auto_labels, score_labels
 from saewidgets.analysis.stats import CompactStatsError
 
 

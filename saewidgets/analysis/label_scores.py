@@ -25,13 +25,11 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
 from saewidgets.analysis.stats import CompactStatsError, FeatureStats
 
@@ -327,68 +325,6 @@ def score_one(label: str, contexts: ScoringSet, simulator: Simulator | None = No
     return row
 
 
-def score_labels(
-    stats: FeatureStats,
-    labels=None,
-    *,
-    features: Sequence[int] | None = None,
-    simulator: Simulator | None = None,
-    n_active: int = N_ACTIVE,
-    n_inactive: int = N_INACTIVE,
-    seed: int = 0,
-    tokenizer=None,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Detection and fuzzing scores of feature labels on held-out contexts of ``stats`` (full
-    statistics; the odd windows).
-
-    ``labels``: a `sw.Labels` (each feature's current label: the user's where set, else the
-    automatic one), a mapping feature → text, or None for the automatic labels of ``stats``.
-    ``simulator``: who judges the contexts (default `RuleSimulator`, offline; an
-    `sw.LLMSimulator` asks a language model). One row per feature: ``label``, ``detection``,
-    ``fuzzing`` (balanced accuracies, NaN with a ``note`` when the feature cannot be scored),
-    and the number of firing and quiet contexts used. A `sw.Labels` keeps the scores of the
-    user's labels it was given (shown beside them in the views)."""
-    from saewidgets.analysis.labels import Labels, auto_labels
-
-    sampler = LabelSampler(stats, seed=seed, tokenizer=tokenizer)
-    if labels is None:
-        labels = auto_labels(stats, tokenizer or _tokenizer_free(stats))
-    if isinstance(labels, Labels):
-        text_of = labels.__getitem__
-        default = range(stats.d_sae)
-    elif isinstance(labels, Mapping):
-        table = {stats.check_feature(int(k)): str(v) for k, v in labels.items()}
-        text_of, default = table.__getitem__, sorted(table)
-    else:
-        raise TypeError(
-            f"labels must be sw.Labels, a mapping feature id → text or None, "
-            f"not {type(labels).__name__}"
-        )
-    chosen = list(default) if features is None else [stats.check_feature(f) for f in features]
-    simulator = simulator if simulator is not None else RuleSimulator()
-    rows = []
-    for f in tqdm(chosen, desc="label scores", disable=not progress or len(chosen) < 50):
-        text = text_of(f)
-        row = {"feature": f, "label": text}
-        row.update(score_one(text, sampler.contexts(f, n_active, n_inactive), simulator))
-        rows.append(row)
-        if isinstance(labels, Labels) and f in labels.user:
-            labels.remember_score(f, text, row)
-    columns = ["feature", "label", "detection", "fuzzing", "n_active", "n_inactive", "note"]
-    return pd.DataFrame(rows, columns=columns).set_index("feature")
-
-
-class _tokenizer_free:
-    """`auto_labels` renders keys with a tokenizer; the statistics' own token texts do."""
-
-    def __init__(self, stats: FeatureStats) -> None:
-        self._stats = stats
-
-    def decode(self, ids) -> str:
-        return "".join(self._stats.token_text(int(i)) for i in ids)
-
-
 def duplicate_labels(texts: Sequence[str]) -> dict[int, list[int]]:
     """Features whose labels read the same (ignoring case and spacing), each with the others
     that share its text."""
@@ -407,6 +343,5 @@ __all__ = [
     "RuleSimulator",
     "Simulator",
     "duplicate_labels",
-    "score_labels",
     "score_one",
 ]

@@ -21,12 +21,23 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
+from saewidgets.analysis.label_scores import (
+    N_ACTIVE,
+    N_INACTIVE,
+    LabelSampler,
+    RuleSimulator,
+    Simulator,
+    duplicate_labels,
+    score_one,
+)
 from saewidgets.analysis.shipped import (
     FILE_FORMAT,
     LABELS_FILE,
@@ -104,7 +115,6 @@ class Labels:
         return self.stats is not None and not self.stats.is_compact
 
     def _score(self, feature: int, text: str) -> dict:
-        from saewidgets.analysis.label_scores import LabelSampler, score_one
 
         if self._sampler is None:
             self._sampler = LabelSampler(self.stats, tokenizer=self.tokenizer)
@@ -128,7 +138,6 @@ class Labels:
             return True
         if not self.scorable:
             return False
-        from saewidgets.analysis.label_scores import score_labels
 
         table = score_labels(
             self.stats, dict(enumerate(self.auto)), tokenizer=self.tokenizer, progress=progress
@@ -183,7 +192,6 @@ class Labels:
 
     def duplicates(self) -> dict[int, list[int]]:
         """Features whose shown labels read the same, each with the others sharing its text."""
-        from saewidgets.analysis.label_scores import duplicate_labels
 
         return duplicate_labels([self[f] for f in range(len(self.auto))])
 
@@ -456,6 +464,66 @@ def _labels_file(path: Path, sae_hash: str, user_file: str | Path | None) -> Lab
     )
 
 
+def score_labels(
+    stats: FeatureStats,
+    labels=None,
+    *,
+    features: Sequence[int] | None = None,
+    simulator: Simulator | None = None,
+    n_active: int = N_ACTIVE,
+    n_inactive: int = N_INACTIVE,
+    seed: int = 0,
+    tokenizer=None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Detection and fuzzing scores of feature labels on held-out contexts of ``stats`` (full
+    statistics; the odd windows).
+
+    ``labels``: a `sw.Labels` (each feature's current label: the user's where set, else the
+    automatic one), a mapping feature → text, or None for the automatic labels of ``stats``.
+    ``simulator``: who judges the contexts (default `RuleSimulator`, offline; an
+    `sw.LLMSimulator` asks a language model). One row per feature: ``label``, ``detection``,
+    ``fuzzing`` (balanced accuracies, NaN with a ``note`` when the feature cannot be scored),
+    and the number of firing and quiet contexts used. A `sw.Labels` keeps the scores of the
+    user's labels it was given (shown beside them in the views)."""
+    sampler = LabelSampler(stats, seed=seed, tokenizer=tokenizer)
+    if labels is None:
+        labels = auto_labels(stats, tokenizer or _tokenizer_free(stats))
+    if isinstance(labels, Labels):
+        text_of = labels.__getitem__
+        default = range(stats.d_sae)
+    elif isinstance(labels, Mapping):
+        table = {stats.check_feature(int(k)): str(v) for k, v in labels.items()}
+        text_of, default = table.__getitem__, sorted(table)
+    else:
+        raise TypeError(
+            f"labels must be sw.Labels, a mapping feature id → text or None, "
+            f"not {type(labels).__name__}"
+        )
+    chosen = list(default) if features is None else [stats.check_feature(f) for f in features]
+    simulator = simulator if simulator is not None else RuleSimulator()
+    rows = []
+    for f in tqdm(chosen, desc="label scores", disable=not progress or len(chosen) < 50):
+        text = text_of(f)
+        row = {"feature": f, "label": text}
+        row.update(score_one(text, sampler.contexts(f, n_active, n_inactive), simulator))
+        rows.append(row)
+        if isinstance(labels, Labels) and f in labels.user:
+            labels.remember_score(f, text, row)
+    columns = ["feature", "label", "detection", "fuzzing", "n_active", "n_inactive", "note"]
+    return pd.DataFrame(rows, columns=columns).set_index("feature")
+
+
+class _tokenizer_free:
+    """`auto_labels` renders keys with a tokenizer; the statistics' own token texts do."""
+
+    def __init__(self, stats: FeatureStats) -> None:
+        self._stats = stats
+
+    def decode(self, ids) -> str:
+        return "".join(self._stats.token_text(int(i)) for i in ids)
+
+
 def explain_with(
     stats: FeatureStats,
     tokenizer,
@@ -511,8 +579,6 @@ def explain_with(
         labels.set(f, text)
         labels.explained[f] = {"status": "explained", "why": ""}
         if simulator is not None and labels.scorable:
-            from saewidgets.analysis.label_scores import LabelSampler, score_one
-
             sampler = LabelSampler(stats, tokenizer=tokenizer)
             labels.remember_score(f, text, score_one(text, sampler.contexts(f), simulator))
     if failed:
