@@ -301,8 +301,10 @@ def test_graph_view_in_jupyterlab(tmp_path, chromium):
         expect(card).to_have_count(1, timeout=60_000)
         expect(card.locator(".saew-graph-logit-token")).to_have_count(12)  # 6 up, 6 down
         expect(page.locator("text=No card for this feature")).to_have_count(0)
-        target.click()
-        expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(1)
+        target.click()  # back to the first card: it may come from the kernel again
+        expect(page.locator(f".saew-graph-feature-card[data-feature='{feature}']")).to_have_count(
+            1, timeout=60_000
+        )
         target.click(modifiers=["Shift"])
         expect(page.locator(f".saew-graph-pin-list li[data-node='{node}']")).to_have_count(1)
         # the pinned subgraph's scores come back from the kernel

@@ -81,6 +81,7 @@ class Labels:
     # A widget's thread and the notebook may both set labels; one writer at a time.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _sampler: object = field(default=None, repr=False, compare=False)
+    _auto_rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.path is not None and not self.user_scores:
@@ -163,7 +164,9 @@ class Labels:
         if self.detection is None:
             if not self.scorable:
                 return None
-            row = self._score(f, self.auto[f])
+            if f not in self._auto_rows:  # cards ask again on every selection
+                self._auto_rows[f] = self._score(f, self.auto[f])
+            row = self._auto_rows[f]
             return {
                 "label": self.auto[f],
                 "detection": _finite(row["detection"]),
